@@ -1,0 +1,183 @@
+"""Read a YAML config, validate it, and explain every problem with its key path and line."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from ..paths import CONFIG_ENV, DEFAULT_CONFIG_PATH, bundled_default_config
+from .schema import Config, Loc, cross_check
+
+SECRET_WORDS = ("token", "password", "secret", "apikey", "api_key")
+
+
+class ConfigError(Exception):
+    """A config that cannot be used. `problems` holds one human line per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    path: Path
+    origin: str  # "--config", "$GARBAGE_EDGE_CONFIG", "default" or "bundled"
+
+
+def locate(cli_path: str | None = None) -> ConfigSource:
+    """Which file to use: --config, then $GARBAGE_EDGE_CONFIG, then /etc, then the bundled default."""
+    if cli_path:
+        return ConfigSource(Path(cli_path), "--config")
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return ConfigSource(Path(env), f"${CONFIG_ENV}")
+    if DEFAULT_CONFIG_PATH.exists():
+        return ConfigSource(DEFAULT_CONFIG_PATH, "default")
+    return ConfigSource(bundled_default_config(), "bundled")
+
+
+def _represent_none(representer, _data):
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
+def round_trip_yaml(text: str | None = None) -> YAML:
+    """A comment-preserving YAML; given the file's text, it keeps that file's indentation style."""
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.representer.add_representer(type(None), _represent_none)
+    yaml.indent(**guess_indent(text or ""))
+    return yaml
+
+
+def guess_indent(text: str) -> dict[str, int]:
+    """The file's own block indentation (mapping step and where `- ` sits), so edits don't reflow it."""
+    mapping, offset = 2, 2
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    indents = [len(ln) - len(ln.lstrip(" ")) for ln in lines if not ln.lstrip().startswith("- ")]
+    positive = [i for i in indents if i > 0]
+    if positive:
+        mapping = min(positive)
+    for prev, ln in zip(lines, lines[1:]):
+        if ln.lstrip().startswith("- ") and prev.rstrip().endswith(":") and not prev.lstrip().startswith("- "):
+            offset = max(0, (len(ln) - len(ln.lstrip(" "))) - (len(prev) - len(prev.lstrip(" "))))
+            break
+    return {"mapping": mapping, "sequence": offset + 2, "offset": offset}
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    """Round-trip parse (comments and line numbers kept); syntax errors name line and column."""
+    try:
+        data = round_trip_yaml().load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        raise ConfigError([f"{where} YAML syntax error: {e.problem or e.context}"]) from None
+    if data is None:
+        data = CommentedMap()
+    if not isinstance(data, dict):
+        raise ConfigError([f"{name}:1 the file must hold a mapping of sections (device:, camera:, …)"])
+    return data
+
+
+def to_plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    for t in (int, float, str):
+        if isinstance(node, t):
+            return t(node)
+    return node
+
+
+def line_of(root: Any, loc: Loc) -> int | None:
+    """1-based line of the deepest node of `loc` present in the round-trip tree."""
+    node, line = root, None
+    for part in loc:
+        try:
+            if isinstance(node, CommentedMap) and part in node:
+                line = node.lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line = node.lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                break
+        except (AttributeError, KeyError, TypeError):
+            break
+    if line is None and isinstance(root, CommentedMap) and root.lc.line is not None:
+        line = root.lc.line + 1
+    return line
+
+
+def format_loc(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _message(err: dict) -> str:
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1]).lower()
+        if any(w in key for w in SECRET_WORDS):
+            return "secrets are never written in the config: use token_file / password_file or a systemd credential"
+        return "unknown key"
+    if err["type"] == "missing":
+        return "required key is missing"
+    if "input" in err and err["type"] not in ("value_error", "assertion_error") and not isinstance(err["input"], (dict, list)):
+        msg += f" (got {err['input']!r})"
+    return msg
+
+
+def _clean_loc(loc: tuple) -> Loc:
+    # pydantic adds the names of tagged/function validators to the path; keep only keys and indexes
+    return tuple(p for p in loc if isinstance(p, int) or not ("[" in p or "-" in p and p.startswith("function")))
+
+
+def validate_text(text: str, name: str = "config.yaml", base_dir: Path | None = None) -> tuple[Config, Any]:
+    """Validate YAML text. Returns (config, round-trip tree); raises ConfigError listing every problem."""
+    tree = parse_yaml(text, name)
+    problems: list[str] = []
+    try:
+        cfg = Config.model_validate(to_plain(tree))
+    except ValidationError as e:
+        for err in e.errors():
+            loc = _clean_loc(err["loc"])
+            line = line_of(tree, loc)
+            problems.append(f"{name}:{line or 1} {format_loc(loc)}: {_message(err)}")
+        raise ConfigError(problems) from None
+    for loc, msg in cross_check(cfg, base_dir):
+        problems.append(f"{name}:{line_of(tree, loc) or 1} {format_loc(loc)}: {msg}")
+    if problems:
+        raise ConfigError(problems)
+    return cfg, tree
+
+
+def load_file(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such config file"]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([f"{path}: cannot read: {e}"]) from None
+    cfg, _ = validate_text(text, str(path), path.parent)
+    return cfg
+
+
+def load_config(cli_path: str | None = None) -> Config:
+    return load_file(locate(cli_path).path)

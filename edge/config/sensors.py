@@ -1,0 +1,109 @@
+"""Fill-level and odor sensors, and the rules that turn their readings into incidents."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import Identifier, NonNegSeconds, PosSeconds, Section
+
+Driver = Literal[
+    "a02yy",  # ultrasonic UART auto-output frames FF H L SUM (DYP-A02YY, SEN0311, JSN-SR04T mode 2)
+    "a02yy-triggered",  # same frame, sent on request 0x55 (JSN-SR04T mode 3, A02YY controlled)
+    "ze03",  # Winsen ZE03/ZE07 electrochemical gas module, active upload or Q&A
+    "jsonl",  # JSON lines from a microcontroller co-processor
+    "gpio-distance",  # HC-SR04 / JSN-SR04T trigger/echo through gpiozero
+    "mcp3008-mq",  # MQ-135/136/137 analog output through an MCP3008 ADC
+    "gpio-digital",  # an MQ module's threshold output
+    "sim",  # the simulated room's twin
+]
+SERIAL_DRIVERS = {"a02yy", "a02yy-triggered", "ze03", "jsonl"}
+
+
+class MqCurve(Section):
+    # ppm = a * (Rs/R0) ** b ; datasheet curve fit per gas
+    a: float = Field(102.2, gt=0)
+    b: float = -2.473
+    r0_kohm: float = Field(10.0, gt=0)  # calibrated in clean air by `gedge sensors calibrate ID --r0`
+    rl_kohm: float = Field(10.0, gt=0)  # load resistor on the module
+    vref: float = Field(3.3, gt=0)
+
+
+class Sensor(Section):
+    id: Identifier
+    kind: Literal["fill", "odor"]
+    driver: Driver
+    port: str | None = None  # serial device, e.g. /dev/ttyAMA0 or /dev/serial/by-id/…
+    baudrate: int = Field(9600, gt=0)
+    bin: Identifier | None = None  # the zones.bins id a fill sensor sits above
+    empty_mm: float | None = Field(None, gt=0)  # distance to the bottom of an empty bin
+    full_mm: float | None = Field(None, gt=0)  # distance to the rubbish when the bin counts as full
+    gas: str | None = None  # odor: nh3 | h2s | co | …; for jsonl/ze03 the reading's name
+    poll_s: PosSeconds = 1.0  # triggered/Q&A/GPIO drivers: how often to ask
+    timeout_s: PosSeconds = 10.0  # no valid reading this long: sensor_fault
+    warmup_s: NonNegSeconds = 0.0  # MQ heaters: no alarms before this
+    filters: list[dict[str, Any]] = Field(default_factory=list)  # ESPHome-style filter chain
+    # GPIO wiring (BCM numbers)
+    trigger_pin: int | None = None
+    echo_pin: int | None = None
+    pin: int | None = None
+    adc_channel: int | None = Field(None, ge=0, le=7)
+    curve: MqCurve | None = None
+    json_id: str | None = None  # jsonl: the "id" the co-processor uses, if not this sensor's id
+
+    @model_validator(mode="after")
+    def _wiring(self) -> "Sensor":
+        if self.driver in SERIAL_DRIVERS and not self.port:
+            raise ValueError(f"driver {self.driver} needs a serial port")
+        if self.kind == "fill":
+            if self.empty_mm is None or self.full_mm is None:
+                raise ValueError("a fill sensor needs empty_mm and full_mm")
+            if self.full_mm >= self.empty_mm:
+                raise ValueError(
+                    f"full_mm ({self.full_mm:g}) must be less than empty_mm ({self.empty_mm:g}): the sensor looks down"
+                )
+        if self.driver == "gpio-distance" and (self.trigger_pin is None or self.echo_pin is None):
+            raise ValueError("driver gpio-distance needs trigger_pin and echo_pin")
+        if self.driver == "gpio-digital" and self.pin is None:
+            raise ValueError("driver gpio-digital needs pin")
+        if self.driver == "mcp3008-mq" and self.adc_channel is None:
+            raise ValueError("driver mcp3008-mq needs adc_channel")
+        return self
+
+
+class FullRule(Section):
+    open_pct: float = Field(90.0, gt=0, le=100)
+    clear_pct: float = Field(70.0, ge=0, lt=100)
+    min_duration_s: NonNegSeconds = 30.0
+
+    @model_validator(mode="after")
+    def _order(self) -> "FullRule":
+        if self.clear_pct >= self.open_pct:
+            raise ValueError(f"clear_pct ({self.clear_pct:g}) must be lower than open_pct ({self.open_pct:g})")
+        return self
+
+
+class EmptiedRule(Section):
+    drop_pct: float = Field(40.0, gt=0, le=100)  # a fall of at least this many points…
+    within_s: PosSeconds = 300.0  # …within this time is one bin_emptied event
+
+
+class GasThreshold(Section):
+    open_ppm: float = Field(gt=0)
+    clear_ppm: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> "GasThreshold":
+        if self.clear_ppm >= self.open_ppm:
+            raise ValueError(f"clear_ppm ({self.clear_ppm:g}) must be lower than open_ppm ({self.open_ppm:g})")
+        return self
+
+
+class OdorRule(Section):
+    thresholds: dict[str, GasThreshold] = Field(
+        default_factory=lambda: {
+            "nh3": GasThreshold(open_ppm=10.0, clear_ppm=5.0),
+            "h2s": GasThreshold(open_ppm=1.0, clear_ppm=0.5),
+        }
+    )
+    min_duration_s: NonNegSeconds = 20.0

@@ -1,0 +1,1 @@
+"""Hardware drivers behind small interfaces, each with a simulated twin. Never imports `edge`."""
