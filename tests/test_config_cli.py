@@ -97,7 +97,7 @@ def test_unset_returns_a_key_to_its_default(config_file, capsys):
     run(capsys, "--config", str(config_file), "config", "set", "voice.rate", "200")
     assert run(capsys, "--config", str(config_file), "config", "unset", "voice.rate")[0] == 0
     assert "rate:" not in config_file.read_text().split("voice:")[1].split("actuators:")[0]
-    assert load_file(config_file).voice.rate == 150
+    assert load_file(config_file).voice.rate == 175
     assert run(capsys, "--config", str(config_file), "config", "unset", "voice.rate")[0] == 2
 
 

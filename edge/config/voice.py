@@ -1,6 +1,7 @@
 """What the room says and when (`voice`), and its switched loads (`actuators`)."""
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -41,12 +42,31 @@ class Voice(Section):
     volume_schedule: list[VolumeStep] = Field(
         default_factory=lambda: [VolumeStep(start="07:00", volume=80), VolumeStep(start="19:00", volume=60)]
     )
-    prompts: dict[str, dict[str, str]] = Field(default_factory=dict)  # overrides: {prompt: {zh: …, en: …}}
-    rate: int = Field(150, ge=50, le=400)  # words per minute
+    prompts: dict[str, dict[Literal["zh", "en"], str]] = Field(default_factory=dict)  # overrides: {prompt: {zh: …, en: …}}
+    voices: dict[Literal["zh", "en"], str] = Field(  # espeak-ng voice per language (`espeak-ng --voices`)
+        default_factory=lambda: {"zh": "sit/cmn", "en": "gmw/en-us"}
+    )
+    rate: int = Field(175, ge=50, le=400)  # words per minute (espeak-ng default 175)
     player: str = "aplay"
     alsa_device: str | None = None  # e.g. "plughw:1,0"; null: the default device
-    play_timeout_s: PosSeconds = 15.0
+    play_timeout_s: PosSeconds = 20.0
     render_timeout_s: PosSeconds = 30.0
+    queue_size: int = Field(4, ge=1, le=100)  # reminders waiting for the speaker; more are dropped
+    max_delay_s: PosSeconds = 10.0  # a reminder that waited longer than this is dropped as stale
+
+    @field_validator("prompts")
+    @classmethod
+    def _texts(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for name, texts in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+                raise ValueError(f"prompt name {name!r}: use lower-case letters, digits and _")
+            for lang, text in texts.items():
+                if not text.strip():
+                    raise ValueError(f"prompt {name}.{lang} is empty")
+        return value
+
+    def voice_for(self, lang: str) -> str:
+        return self.voices.get(lang) or ("sit/cmn" if lang == "zh" else "gmw/en-us")
 
 
 class Actuator(Section):

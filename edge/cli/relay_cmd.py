@@ -1,0 +1,170 @@
+"""`gedge relay on|off|status ID`: drive the deodorizer / fan relay by hand (maintenance).
+
+`on` switches the relay on for --for seconds (default 10; Ctrl-C ends it sooner) and then off
+again: a GPIO pin is released when the command ends, so a relay cannot be left on by it.
+Stop the agent first (`systemctl stop garbage-edge`): while it runs it holds the pin.
+`status` shows the configuration and the last recorded switch (by the agent or this command).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+
+from ..config import ConfigError, load_config
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("relay", parents=[common], help="switch or inspect a relay (deodorizer, fan)")
+    cmds = p.add_subparsers(dest="relay_command", metavar="ACTION", required=True)
+
+    s = cmds.add_parser("on", parents=[common], help="switch on for a while, then off again")
+    s.add_argument("id", help="the actuators entry's id")
+    s.add_argument("--for", dest="for_s", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to keep it on (default 10)")
+    s.add_argument("--force", action="store_true", help="ignore the minimum off time")
+    s.set_defaults(func=cmd_on)
+
+    s = cmds.add_parser("off", parents=[common], help="switch off now")
+    s.add_argument("id")
+    s.set_defaults(func=cmd_off)
+
+    s = cmds.add_parser("status", parents=[common], help="configuration and last recorded state")
+    s.add_argument("id", nargs="?", help="one actuator (default: all)")
+    s.add_argument("--json", action="store_true", help="one JSON object per actuator")
+    s.set_defaults(func=cmd_status)
+
+
+def _load(args):
+    try:
+        cfg = load_config(config_arg(args))
+    except ConfigError as e:
+        for line in e.problems:
+            print(line, file=sys.stderr)
+        return None, None, EXIT_USAGE
+    if getattr(args, "id", None) is None:
+        return cfg, None, EXIT_OK
+    for a in cfg.actuators:
+        if a.id == args.id:
+            return cfg, a, EXIT_OK
+    known = ", ".join(a.id for a in cfg.actuators) or "none configured"
+    print(f"gedge relay: no actuator {args.id!r} (known: {known})", file=sys.stderr)
+    return None, None, EXIT_USAGE
+
+
+def _open(a):
+    from hw.actuators import RelayError, open_relay
+
+    try:
+        return open_relay(a.driver, a.pin, a.active_high)
+    except RelayError as e:
+        print(f"gedge relay: {e}\n(is the agent running? it holds the pin: systemctl stop garbage-edge)",
+              file=sys.stderr)
+        return None
+
+
+def _record(cfg, a, on: bool, reason: str) -> None:
+    from ..actuators import relay_state_dir, write_state
+
+    write_state(relay_state_dir(cfg) / f"{a.id}.json",
+                {"id": a.id, "on": on, "reason": reason, "at": time.time(), "by": "cli",
+                 "driver": a.driver, "pin": a.pin})
+
+
+def cmd_on(args) -> int:
+    from ..actuators import read_state, relay_state_dir
+
+    cfg, a, rc = _load(args)
+    if a is None:
+        return rc
+    if args.for_s <= 0:
+        print("gedge relay: --for must be more than 0 seconds", file=sys.stderr)
+        return EXIT_USAGE
+    last = read_state(relay_state_dir(cfg) / f"{a.id}.json")
+    if last and not last.get("on") and not args.force:
+        left = a.min_off_s - (time.time() - float(last.get("at", 0)))
+        if left > 0:
+            print(f"gedge relay: {a.id} was switched off {a.min_off_s - left:.0f} s ago; min_off_s is "
+                  f"{a.min_off_s:g} s: wait {left:.0f} s or use --force", file=sys.stderr)
+            return EXIT_FAILURE
+    relay = _open(a)
+    if relay is None:
+        return EXIT_FAILURE
+    try:
+        relay.on()
+        _record(cfg, a, True, "manual")
+        print(f"{a.id} on ({_where(a)}) for {args.for_s:g} s", flush=True)
+        try:
+            time.sleep(args.for_s)
+        except KeyboardInterrupt:
+            pass
+        relay.off()
+    finally:
+        relay.close()
+        _record(cfg, a, False, "manual")
+    print(f"{a.id} off")
+    return EXIT_OK
+
+
+def cmd_off(args) -> int:
+    cfg, a, rc = _load(args)
+    if a is None:
+        return rc
+    relay = _open(a)
+    if relay is None:
+        return EXIT_FAILURE
+    try:
+        relay.off()
+    finally:
+        relay.close()
+    _record(cfg, a, False, "manual")
+    print(f"{a.id} off")
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    from ..actuators import read_state, relay_state_dir
+
+    cfg, one, rc = _load(args)
+    if cfg is None:
+        return rc
+    actuators = [one] if one is not None else list(cfg.actuators)
+    if not actuators:
+        print("no actuators configured", file=sys.stderr)
+        return EXIT_OK
+    for a in actuators:
+        state = read_state(relay_state_dir(cfg) / f"{a.id}.json")
+        row = {"id": a.id, "driver": a.driver, "pin": a.pin, "active_high": a.active_high, "on_while": a.on_while,
+               "hold_s": a.hold_s, "min_off_s": a.min_off_s,
+               "on": state.get("on") if state else None,
+               "since": _iso(state.get("at"), cfg.device.timezone) if state else None,
+               "by": state.get("by") if state else None, "reason": state.get("reason") if state else None}
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        now = ("unknown (nothing recorded yet)" if state is None else
+               f"{'ON' if row['on'] else 'off'} since {row['since']} ({row['by']}: {row['reason']})")
+        if a.on_while == "manual":
+            rule = "switched by hand only"
+        elif a.hold_s <= 0:
+            rule = f"on while {a.on_while} is open"
+        else:
+            rule = f"on for {a.hold_s:g} s when {a.on_while} opens"
+        print(f"{a.id}: {now}\n  {_where(a)}; {rule}; min off {a.min_off_s:g} s")
+    return EXIT_OK
+
+
+def _where(a) -> str:
+    if a.driver == "sim":
+        return "simulated relay"
+    return f"GPIO {a.pin}, active {'high' if a.active_high else 'low'}"
+
+
+def _iso(at, tz: str) -> str | None:
+    if at is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.fromtimestamp(float(at), ZoneInfo(tz)).isoformat(timespec="seconds")

@@ -1,0 +1,78 @@
+"""Render one text to a WAV file; run as a child process by `hw.audio.tts.Renderer`.
+
+pyttsx3 can hang in `runAndWait` on some systems, so the parent runs this script with a
+timeout and kills it when it does. The last line on stdout is `RESULT {json}` naming the
+engine and the voice actually used. Exit codes: 0 ok, 2 usage, 3 rendering failed.
+
+Usage: python tts_child.py --voice sit/cmn --rate 150 --out FILE.wav [--engine auto|pyttsx3|espeak-ng] TEXT
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+
+def render_pyttsx3(text: str, voice: str, rate: int, out: str) -> str:
+    import pyttsx3
+    from pyttsx3.drivers import _espeak
+
+    engine = pyttsx3.init("espeak")
+    errors: list[BaseException] = []
+    engine.connect("error", lambda **kw: errors.append(kw.get("exception")))
+    engine.setProperty("voice", voice)
+    engine.setProperty("rate", rate)
+    engine.save_to_file(text, out)
+    engine.runAndWait()
+    # pyttsx3's espeak driver leaves its loop as soon as synthesis has *started* (espeak
+    # renders on its own thread in retrieval mode); without this wait a long prompt is
+    # cut off and the file never written.
+    sync = getattr(_espeak, "Synchronize", None)
+    if sync is not None:
+        sync()
+    chosen = engine.getProperty("voice") or ""
+    if errors and errors[0] is not None:
+        print(f"pyttsx3 reported: {errors[0]}", file=sys.stderr)
+    return str(chosen)
+
+
+def render_espeak_cli(text: str, voice: str, rate: int, out: str) -> str:
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    if exe is None:
+        raise RuntimeError("neither espeak-ng nor espeak is installed")
+    subprocess.run([exe, "-v", voice, "-s", str(rate), "-w", out, "--", text], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return voice
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--voice", required=True)
+    p.add_argument("--rate", type=int, default=150)
+    p.add_argument("--out", required=True)
+    p.add_argument("--engine", choices=["auto", "pyttsx3", "espeak-ng"], default="auto")
+    p.add_argument("text")
+    a = p.parse_args(argv)
+    engines = ["pyttsx3", "espeak-ng"] if a.engine == "auto" else [a.engine]
+    problems = []
+    for name in engines:
+        try:
+            if os.path.exists(a.out):
+                os.unlink(a.out)
+            render = render_pyttsx3 if name == "pyttsx3" else render_espeak_cli
+            chosen = render(a.text, a.voice, a.rate, a.out)
+            if not os.path.exists(a.out) or os.path.getsize(a.out) <= 44:
+                raise RuntimeError("no audio was written")
+            print("RESULT " + json.dumps({"engine": name, "voice": chosen}), flush=True)
+            return 0
+        except Exception as e:  # report and try the next engine
+            problems.append(f"{name}: {e}")
+    print("; ".join(problems), file=sys.stderr)
+    return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
