@@ -1,0 +1,119 @@
+"""Evidence pictures on disk, under a size quota (oldest pruned first).
+
+Pictures are stored by content (`<sha256>.jpg` in `<state_dir>/snapshots/`), so the same
+bytes are kept once and the uplink finds them from the incident's `snapshot.sha256`.
+Writes are atomic and durable (temp file, fsync, rename, fsync of the folder): a power cut
+leaves either the whole picture or none.
+
+    store = SnapshotStore.from_config(cfg)
+    meta = store.put(jpeg_bytes)          # {"sha256", "bytes", "content_type"}
+    pruned = store.last_pruned            # sha256s removed to stay under the quota
+    docs = book.forget_snapshots(pruned, now)   # their open incidents now carry snapshot: null
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "image/jpeg"
+
+
+class SnapshotStore:
+    def __init__(self, folder: str | Path, quota_bytes: int):
+        self.folder = Path(folder)
+        self.quota_bytes = int(quota_bytes)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.last_pruned: list[str] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, cfg) -> "SnapshotStore":
+        return cls(Path(cfg.storage.state_dir) / "snapshots", int(cfg.storage.snapshot_quota_mb * 1024 * 1024))
+
+    def path(self, sha256: str) -> Path:
+        if not sha256 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return self.folder / f"{sha256}.jpg"
+
+    def put(self, jpeg: bytes) -> dict:
+        """Store one picture; returns the incident's `snapshot` block. Prunes the oldest
+        pictures (never this one) while the folder is over quota; see `last_pruned`."""
+        if not jpeg.startswith(b"\xff\xd8"):
+            raise ValueError("not a JPEG (no SOI marker)")
+        sha = hashlib.sha256(jpeg).hexdigest()
+        with self._lock:
+            target = self.path(sha)
+            if target.exists():
+                os.utime(target)  # in use again: youngest now
+            else:
+                tmp = target.with_suffix(".tmp")
+                with open(tmp, "wb") as f:
+                    f.write(jpeg)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, target)
+                _fsync_dir(self.folder)
+            self.last_pruned = self._prune(keep=sha)
+        return {"sha256": sha, "bytes": len(jpeg), "content_type": CONTENT_TYPE}
+
+    def get(self, sha256: str) -> bytes | None:
+        try:
+            return self.path(sha256).read_bytes()
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def has(self, sha256: str) -> bool:
+        try:
+            return self.path(sha256).is_file()
+        except ValueError:
+            return False
+
+    def usage(self) -> tuple[int, int]:
+        """(pictures, bytes) currently stored."""
+        files = list(self.folder.glob("*.jpg"))
+        return len(files), sum(_size(p) for p in files)
+
+    def _prune(self, keep: str) -> list[str]:
+        entries = []
+        for p in self.folder.glob("*.jpg"):
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            entries.append((st.st_mtime, p.name, st.st_size, p))
+        total = sum(e[2] for e in entries)
+        pruned = []
+        for _mtime, _name, size, p in sorted(entries):
+            if total <= self.quota_bytes:
+                break
+            if p.stem == keep:
+                continue
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+            total -= size
+            pruned.append(p.stem)
+        if pruned:
+            log.info("snapshot quota %d MB reached: pruned %d oldest picture(s)", self.quota_bytes // (1024 * 1024), len(pruned))
+        return pruned
+
+
+def _size(p: Path) -> int:
+    try:
+        return p.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
