@@ -69,6 +69,14 @@ def cross_check(cfg: Config, base_dir: Path | None) -> list[tuple[Loc, str]]:
         if s.bin is not None and s.bin not in bin_ids:
             known = ", ".join(sorted(bin_ids)) or "none defined"
             problems.append((("sensors", i, "bin"), f"no zones.bins entry with id {s.bin!r} (known: {known})"))
+    ports: dict[str, int] = {}
+    for i, s in enumerate(cfg.sensors):  # only a jsonl co-processor port may serve several sensors
+        if s.port is None:
+            continue
+        first = ports.setdefault(s.port, i)
+        if first != i and (s.driver != "jsonl" or cfg.sensors[first].driver != "jsonl"):
+            problems.append((("sensors", i, "port"), f"{s.port} is already used by sensor {cfg.sensors[first].id!r} "
+                             "(only jsonl sensors may share a port)"))
 
     seen = set()
     for i, a in enumerate(cfg.actuators):

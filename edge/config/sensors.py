@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import Identifier, NonNegSeconds, PosSeconds, Section
 
@@ -21,12 +21,15 @@ SERIAL_DRIVERS = {"a02yy", "a02yy-triggered", "ze03", "jsonl"}
 
 
 class MqCurve(Section):
-    # ppm = a * (Rs/R0) ** b ; datasheet curve fit per gas
+    # ppm = a * (Rs/R0) ** b ; datasheet curve fit per gas (defaults: MQ-135, NH3)
     a: float = Field(102.2, gt=0)
     b: float = -2.473
     r0_kohm: float = Field(10.0, gt=0)  # calibrated in clean air by `gedge sensors calibrate ID --r0`
     rl_kohm: float = Field(10.0, gt=0)  # load resistor on the module
-    vref: float = Field(3.3, gt=0)
+    vc: float = Field(5.0, gt=0)  # module supply (heater and divider)
+    vref: float = Field(3.3, gt=0)  # MCP3008 reference voltage
+    divider: float = Field(1.0, ge=1)  # AOUT = ADC input * divider (a 5 V module through a divider to 3.3 V)
+    clean_air_ratio: float = Field(3.6, gt=0)  # Rs/R0 in clean air, from the datasheet chart
 
 
 class Sensor(Section):
@@ -50,6 +53,20 @@ class Sensor(Section):
     adc_channel: int | None = Field(None, ge=0, le=7)
     curve: MqCurve | None = None
     json_id: str | None = None  # jsonl: the "id" the co-processor uses, if not this sensor's id
+    mode: Literal["active", "qa"] = "active"  # ze03: active upload, or Q&A (asked every poll_s)
+    decimals: int = Field(1, ge=0, le=4)  # ze03 Q&A: the module's resolution (replies carry no decimals byte)
+    active_high: bool = False  # gpio-digital: most MQ boards pull DO low above the threshold
+    max_distance_m: float = Field(4.0, gt=0, le=10)  # gpio-distance: farther (or no echo) is no reading
+    reconnect_max_s: PosSeconds = 5.0  # serial: longest wait between reopen attempts of a lost port
+    scenario: str | None = None  # sim: scenario name; default: the camera's sim:NAME, else a constant value
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from ..sensing.filters import FilterChain
+
+        FilterChain.from_config(v)  # raises ValueError naming the bad filter
+        return v
 
     @model_validator(mode="after")
     def _wiring(self) -> "Sensor":
@@ -68,6 +85,14 @@ class Sensor(Section):
             raise ValueError("driver gpio-digital needs pin")
         if self.driver == "mcp3008-mq" and self.adc_channel is None:
             raise ValueError("driver mcp3008-mq needs adc_channel")
+        if self.driver == "mcp3008-mq" and self.curve is None:
+            self.curve = MqCurve()
+        if self.kind == "odor" and not self.gas:
+            raise ValueError("an odor sensor needs gas (nh3, h2s, ...): its readings are <gas>_ppm")
+        if self.kind == "fill" and self.driver in ("ze03", "mcp3008-mq", "gpio-digital"):
+            raise ValueError(f"driver {self.driver} measures gas, not distance: use kind odor")
+        if self.kind == "odor" and self.driver in ("a02yy", "a02yy-triggered", "gpio-distance"):
+            raise ValueError(f"driver {self.driver} measures distance, not gas: use kind fill")
         return self
 
 
