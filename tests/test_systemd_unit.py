@@ -103,3 +103,17 @@ def test_liveness_needs_every_loop():
     live.beat("uplink", 110.0)
     assert live.stale(110.0) == ["camera"]
     assert not live.all_alive(110.0)
+
+
+def test_notifier_never_blocks_on_a_full_socket(tmp_path):
+    """A notify socket nobody reads must not stall the agent's main loop."""
+    path = str(tmp_path / "full.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    try:
+        notifier = Notifier(path)
+        results = [notifier.watchdog() for _ in range(5000)]  # far more than the queue holds
+        assert results[0] is True and results[-1] is False
+        notifier.close()
+    finally:
+        server.close()

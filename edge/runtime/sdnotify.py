@@ -21,6 +21,8 @@ class Notifier:
         # "@name" is an abstract-namespace socket
         self._address = "\0" + address[1:] if address.startswith("@") else address
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        # never block the agent on a notify socket nobody reads: a full queue drops the message
+        self._sock.setblocking(False)
 
     @property
     def enabled(self) -> bool:

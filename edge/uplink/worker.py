@@ -45,6 +45,7 @@ class _Lane:
     """One transport's state (touched only by its thread, read by health())."""
 
     def __init__(self, transport: Transport, schedule: RetrySchedule):
+        self.beat = time.monotonic()  # the lane's loop went round at this time (for the watchdog)
         self.transport = transport
         self.schedule = schedule
         self.attempt = 0
@@ -123,6 +124,15 @@ class Uplink:
         for lane in self._lanes:
             lane.wake.set()
 
+    def heartbeat(self) -> float | None:
+        """Monotonic time the slowest lane last went round its loop; None without lanes.
+        A lane stuck in a request longer than its timeouts shows here as an old beat."""
+        if not self._lanes:
+            return None
+        if any(lane.thread is None or not lane.thread.is_alive() for lane in self._lanes):
+            return float("-inf")
+        return min(lane.beat for lane in self._lanes)
+
     def health(self) -> dict[str, Any]:
         counts = self.outbox.counts()
         lanes = {}
@@ -153,10 +163,12 @@ class Uplink:
     def _run(self, lane: _Lane) -> None:
         name = lane.transport.name
         while not self._stop.is_set():
-            wait = lane.blocked_until - time.monotonic()
+            lane.beat = time.monotonic()
+            wait = lane.blocked_until - lane.beat
             if wait > 0:
-                # backing off: an enqueue does not cut this short, a reconnect of the transport does
-                if lane.resume.wait(wait) and not self._stop.is_set():
+                # backing off: an enqueue does not cut this short, a reconnect of the transport does;
+                # waited in short steps so the loop keeps showing it is alive
+                if lane.resume.wait(min(wait, 1.0)) and not self._stop.is_set():
                     lane.resume.clear()
                     lane.attempt, lane.blocked_until = 0, 0.0
                 continue
@@ -168,7 +180,7 @@ class Uplink:
                     items = [tele] if tele else []
                 if not items:
                     self._housekeeping()
-                    lane.wake.wait(self.idle_poll_s)
+                    lane.wake.wait(min(self.idle_poll_s, 1.0))
                     continue
                 self._drain(lane, items)
             except Exception as e:  # a bug or a disk problem: log, back off, keep the thread alive
