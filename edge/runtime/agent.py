@@ -66,6 +66,8 @@ class Agent:
         self._readings_lock = threading.Lock()
         self._camera_status = "starting"
         self._state_changed = threading.Event()
+        self._bag_places: dict[tuple[str, int], str] = {}  # (zone, place_id) -> incident subject zone
+        self._unclaimed_bags: dict[str, float] = {}  # restored open bag incidents -> resolve deadline
         self.liveness = Liveness(max_age_s=max(cfg.camera.stall_timeout_s, 10.0) * 2, required=LOOPS)
         self.outbox: Outbox | None = None
         self.snapshots: SnapshotStore | None = None
@@ -89,6 +91,10 @@ class Agent:
         self.outbox = Outbox.from_config(cfg)
         self.snapshots = SnapshotStore.from_config(cfg)
         self.book = IncidentBook.from_config(cfg, restore=self.outbox.open_incidents())
+        rule = cfg.rules.bag_outside_bin
+        grace = rule.incident_after_s + rule.clear_after_s + 30.0
+        self._unclaimed_bags = {d["subject"]["zone"]: time.monotonic() + grace
+                                for d in self.book.open_incidents() if d["type"] == "bag_outside_bin"}
         from ..uplink import Uplink
 
         self.uplink = Uplink.from_config(cfg, self.outbox, self.snapshots, base_dir=self.base_dir,
@@ -200,6 +206,7 @@ class Agent:
                 if self._stop.is_set():
                     return
                 self._update_relays()
+                self._expire_unclaimed_bags()
                 continue
             self.counters.events += 1
             try:
@@ -237,34 +244,57 @@ class Agent:
                 self._enqueue(doc)
         return meta
 
+    def _bag_subject(self, ev, create: bool) -> Subject:
+        """The incident subject of a place on the floor: the zone's name for the first pile,
+        `zone-N` for another pile open at the same time (the vision pipeline keys places by
+        (zone, place_id); the platform's subject only has a zone)."""
+        key = (ev.zone, ev.place_id)
+        label = self._bag_places.get(key)
+        if label is None and create:
+            taken = set(self._bag_places.values())
+            # a pile still open from before a restart is the same pile when it is seen again
+            label = ev.zone if ev.zone not in taken else f"{ev.zone}-{ev.place_id}"
+            self._bag_places[key] = label
+            self._unclaimed_bags.pop(label, None)
+        return Subject(zone=label or ev.zone)
+
     def _on_bag(self, ev) -> None:
         now = time.time()
-        subject = Subject(zone=ev.zone)
         measurements = {"dwell_s": round(float(ev.dwell_s), 1), "count": int(ev.count)}
+        voice_key = f"bag:{ev.zone}:{ev.place_id}"
         if ev.kind == "reminder_due":
-            open_doc = self.book.get("bag_outside_bin", subject)
-            incident_key = open_doc["id"] if open_doc else f"bag:{ev.zone}"
-            req = self.voice.policy.decide("bag_on_floor", ev.zone, incident_key, now)
+            subject = self._bag_subject(ev, create=False)
+            open_doc = self.book.get("bag_outside_bin", subject) if (ev.zone, ev.place_id) in self._bag_places else None
+            req = self.voice.policy.decide("bag_on_floor", ev.zone, voice_key, now)
             self._emit({"what": "reminder_due", "zone": ev.zone, "count": ev.count, "spoken": req is not None})
             if req is not None and self.voice.worker.say(req) and open_doc:
                 self._enqueue(self.book.remind("bag_outside_bin", subject, now))
         elif ev.kind == "incident_open":
+            subject = self._bag_subject(ev, create=True)
             doc = self.book.open("bag_outside_bin", subject, measurements, now, snapshot=self._store_snapshot(ev.snapshot_jpeg))
-            reminders = self.voice.policy.reminders_for(f"bag:{ev.zone}")
-            if doc and reminders and doc["rev"] == 1:
-                self._enqueue(doc)
-                doc = self.book.update("bag_outside_bin", subject, now, reminders=reminders)
+            reminders = self.voice.policy.reminders_for(voice_key)
             self._enqueue(doc)
+            if doc and reminders and doc.get("reminders", 0) != reminders:
+                self._enqueue(self.book.update("bag_outside_bin", subject, now, reminders=reminders))
         elif ev.kind == "incident_update":
+            subject = self._bag_subject(ev, create=False)
             snap = self._store_snapshot(ev.snapshot_jpeg)
             kwargs = {"snapshot": snap} if snap else {}
             self._enqueue(self.book.update("bag_outside_bin", subject, now, measurements=measurements, **kwargs))
         elif ev.kind == "incident_resolved":
-            open_doc = self.book.get("bag_outside_bin", subject)
+            subject = self._bag_subject(ev, create=False)
             self._enqueue(self.book.resolve("bag_outside_bin", subject, now, measurements={"dwell_s": measurements["dwell_s"]}))
-            self.voice.policy.incident_closed(f"bag:{ev.zone}")
-            if open_doc:
-                self.voice.policy.incident_closed(open_doc["id"])
+            self._bag_places.pop((ev.zone, ev.place_id), None)
+            self.voice.policy.incident_closed(voice_key)
+
+    def _expire_unclaimed_bags(self) -> None:
+        """Bag incidents restored from before a restart that the camera never saw again: resolved."""
+        mono = time.monotonic()
+        for label, deadline in list(self._unclaimed_bags.items()):
+            if mono >= deadline:
+                del self._unclaimed_bags[label]
+                self._enqueue(self.book.resolve("bag_outside_bin", Subject(zone=label), time.time(),
+                                                measurements={"reason": "not seen again after a restart"}))
 
     def _on_alarm(self, ev) -> None:
         now = time.time()
