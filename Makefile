@@ -9,7 +9,7 @@ DEB_PACKAGES := espeak-ng alsa-utils socat mosquitto ffmpeg sox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= demo-out
 
-.PHONY: all deps venv test test-fast demo bench install clean
+.PHONY: all deps venv lint test test-fast demo bench install clean
 
 all: test
 
@@ -29,7 +29,11 @@ $(VENV)/.installed: setup.py
 
 venv: $(VENV)/.installed
 
-test: deps venv
+# pyflakes-class errors only (undefined names, unused imports): cheap, and they are real bugs
+lint: venv
+	$(VENV)/bin/ruff check --select F,E9 edge hw models bench tests
+
+test: deps venv lint
 	$(PY) -m pytest
 
 # the suite without the slow end-to-end and crash tests

@@ -49,7 +49,7 @@ setup(
             "gpiozero>=2.0",
             "lgpio>=0.2; platform_machine=='aarch64' or platform_machine=='armv7l'",
         ],
-        "dev": ["pytest>=7.4", "hypothesis>=6.90"],
+        "dev": ["pytest>=7.4", "hypothesis>=6.90", "ruff>=0.4"],
     },
     entry_points={
         "console_scripts": [

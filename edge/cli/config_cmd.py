@@ -10,7 +10,7 @@ from ..config import Config, ConfigError, load_file, locate
 from ..config.edit import list_backups, make_backup, parse_value, restore_backup, set_key, split_key, unset_key
 from ..config.loader import round_trip_yaml
 from ..paths import bundled_default_config
-from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg
+from . import EXIT_FAILURE, EXIT_OK, config_arg, print_problems
 
 
 def register(sub, common) -> None:
@@ -58,12 +58,6 @@ def register(sub, common) -> None:
     s.set_defaults(func=cmd_schema)
 
 
-def _fail(err: ConfigError) -> int:
-    for line in err.problems:
-        print(line, file=sys.stderr)
-    return EXIT_USAGE
-
-
 def _load(args) -> tuple[Config, Path]:
     source = locate(config_arg(args))
     return load_file(source.path), source.path
@@ -101,7 +95,7 @@ def cmd_show(args) -> int:
     try:
         cfg, _ = _load(args)
     except ConfigError as e:
-        return _fail(e)
+        return print_problems(e)
     if args.json:
         print(json.dumps(_effective(cfg), ensure_ascii=False, indent=2))
     else:
@@ -126,7 +120,7 @@ def cmd_get(args) -> int:
         cfg, _ = _load(args)
         _print_value(lookup(_effective(cfg), args.key), args.json)
     except ConfigError as e:
-        return _fail(e)
+        return print_problems(e)
     return EXIT_OK
 
 
@@ -145,7 +139,7 @@ def cmd_set(args) -> int:
         path = _target(args)
         set_key(path, args.key, parse_value(args.value))
     except ConfigError as e:
-        return _fail(e)
+        return print_problems(e)
     print(f"{path}: {args.key} = {args.value}")
     return EXIT_OK
 
@@ -155,7 +149,7 @@ def cmd_unset(args) -> int:
         path = _target(args)
         unset_key(path, args.key)
     except ConfigError as e:
-        return _fail(e)
+        return print_problems(e)
     print(f"{path}: {args.key} removed (its default applies)")
     return EXIT_OK
 
@@ -165,7 +159,7 @@ def cmd_validate(args) -> int:
     try:
         load_file(path)
     except ConfigError as e:
-        return _fail(e)
+        return print_problems(e)
     print(f"{path}: ok")
     return EXIT_OK
 
@@ -197,7 +191,7 @@ def cmd_diff(args) -> int:
         cfg, _ = _load(args)
         defaults = load_file(bundled_default_config())
     except ConfigError as e:
-        return _fail(e)
+        return print_problems(e)
     rows = config_diff(cfg, defaults)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -220,7 +214,7 @@ def cmd_backup(args) -> int:
             raise ConfigError([f"{path}: no such config file"])
         print(make_backup(path))
     except ConfigError as e:
-        return _fail(e)
+        return print_problems(e)
     except OSError as e:
         print(f"backup failed: {e}", file=sys.stderr)
         return EXIT_FAILURE
@@ -232,7 +226,7 @@ def cmd_restore(args) -> int:
         path = _target(args)
         chosen = restore_backup(path, args.n)
     except ConfigError as e:
-        return _fail(e)
+        return print_problems(e)
     print(f"{path}: restored from {chosen}")
     return EXIT_OK
 

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from ..config import ConfigError, load_file, locate
-from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg
+from . import EXIT_FAILURE, EXIT_OK, config_arg, print_problems
 
 CHECKS = ("clock", "disk", "detector", "camera", "sensors", "audio", "platform", "outbox")
 
@@ -28,9 +27,7 @@ def cmd_doctor(args) -> int:
     try:
         cfg = load_file(source.path)
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return print_problems(e)
     results = run_checks(cfg, source.path.parent, set(args.only) if args.only else None)
     if args.json:
         for r in results:

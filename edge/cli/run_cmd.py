@@ -5,7 +5,7 @@ import logging
 import sys
 
 from ..config import ConfigError, locate
-from . import EXIT_USAGE, config_arg
+from . import config_arg, print_problems
 
 log = logging.getLogger("edge.run")
 
@@ -34,9 +34,7 @@ def cmd_run(args) -> int:
     try:
         return service.run(duration_s=args.duration)
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return print_problems(e)
     except StartError as e:
         print(f"gedge run: {e}", file=sys.stderr)
         return e.exit_code

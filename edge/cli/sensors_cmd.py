@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from ..config import ConfigError, load_config, locate
-from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
@@ -233,8 +233,6 @@ def cmd_calibrate(args) -> int:
     try:
         set_key(source.path, key, value)
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return print_problems(e)
     print(f"{source.path}: {key} = {value:g}")
     return EXIT_OK

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..config import ConfigError, load_config
-from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
@@ -38,9 +38,7 @@ def cmd_speak(args) -> int:
     try:
         cfg = load_config(config_arg(args))
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return print_problems(e)
     lang = args.lang or cfg.voice.lang
     catalogue = PromptCatalogue.from_config(cfg)
 
