@@ -1,0 +1,111 @@
+"""`gedge bench`: detector latency per backend and input size on this device, fastest recommended."""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("bench", parents=[common], help="measure detector latency per backend and input size",
+                       description="Time the detector on a simulated room frame for every available backend "
+                                   "and input size, and recommend the fastest. The ultralytics backend uses "
+                                   "the .pt weights beside the ONNX model when present (same weights).")
+    p.add_argument("--model", metavar="PATH", help="ONNX model (default: vision.model)")
+    p.add_argument("--pt", metavar="PATH", help="weights for the ultralytics backend (default: the model's .pt twin, else the model)")
+    p.add_argument("--imgsz", default="256,320,416", help="comma-separated input sizes (default 256,320,416)")
+    p.add_argument("--backends", default=None, help="comma-separated backends (default: every available one)")
+    p.add_argument("--runs", type=int, default=20, help="timed runs per setting (default 20)")
+    p.add_argument("--threads", type=int, default=None, help="inference threads (default: vision.threads)")
+    p.add_argument("--json", action="store_true", help="one JSON object per setting, then the recommendation")
+    p.set_defaults(func=_bench)
+
+
+def time_detector(det, frame, runs: int, warmup: int = 3) -> dict:
+    """Median / p90 latency in ms of det.detect(frame) (after warm-up runs)."""
+    for _ in range(warmup):
+        det.detect(frame)
+    times = []
+    for _ in range(max(1, runs)):
+        t0 = time.perf_counter()
+        det.detect(frame)
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    med = statistics.median(times)
+    return {"ms_median": round(med, 2), "ms_p90": round(times[min(len(times) - 1, int(0.9 * len(times)))], 2),
+            "fps": round(1000 / med, 1) if med > 0 else None}
+
+
+def bench_frame():
+    """A representative frame: the default room with a person and a bag."""
+    from hw.sim import SimRoom
+
+    frame, _ = SimRoom("bag_removed_by_cleaner", seed=0).render(100.0)
+    return frame
+
+
+def _bench(args) -> int:
+    from ..config import ConfigError, load_config, locate
+    from ..paths import resolve_resource
+    from ..vision.detector import ModelError, available_backends, load_detector
+    from . import config_arg
+
+    try:
+        cfg = load_config(config_arg(args))
+    except ConfigError as e:
+        for line in e.problems:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    v = cfg.vision
+    try:
+        sizes = [int(s) for s in args.imgsz.split(",") if s.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or any(s % 32 or not 64 <= s <= 1280 for s in sizes):
+        print("gedge bench: --imgsz must list multiples of 32 between 64 and 1280", file=sys.stderr)
+        return EXIT_USAGE
+    model = Path(args.model) if args.model else resolve_resource(v.model, locate(config_arg(args)).path.parent)
+    pt = Path(args.pt) if args.pt else (model.with_suffix(".pt") if model.with_suffix(".pt").is_file() else model)
+    backends = args.backends.split(",") if args.backends else available_backends()
+    threads = args.threads or v.threads
+    frame = bench_frame()
+    rows = []
+    for backend in backends:
+        path = model if backend == "onnx" else pt
+        for size in sizes:
+            try:
+                det = load_detector(backend, path, size, v.conf, v.iou, threads)
+            except ModelError as e:
+                print(f"gedge bench: {backend}: {e}", file=sys.stderr)
+                break
+            if det.imgsz != size:  # a fixed-size model cannot run other sizes
+                continue
+            row = {"backend": backend, "model": str(path), "imgsz": size, "threads": threads,
+                   **time_detector(det, frame, args.runs)}
+            rows.append(row)
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                print(f"{backend:12s} imgsz {size:4d}  median {row['ms_median']:7.1f} ms  p90 {row['ms_p90']:7.1f} ms  "
+                      f"{row['fps']:6.1f} fps   ({path.name})", flush=True)
+    if not rows:
+        print("gedge bench: no backend could be measured", file=sys.stderr)
+        return EXIT_FAILURE
+    best = min(rows, key=lambda r: r["ms_median"])
+    at_cfg = [r for r in rows if r["imgsz"] == v.imgsz]
+    best_cfg = min(at_cfg, key=lambda r: r["ms_median"]) if at_cfg else None
+    rec = {"recommended": {"backend": best["backend"], "imgsz": best["imgsz"], "ms_median": best["ms_median"]},
+           "recommended_at_config_imgsz": ({"backend": best_cfg["backend"], "imgsz": best_cfg["imgsz"],
+                                            "ms_median": best_cfg["ms_median"]} if best_cfg else None)}
+    if args.json:
+        print(json.dumps(rec))
+    else:
+        print(f"fastest: backend {best['backend']} at imgsz {best['imgsz']} ({best['ms_median']:.1f} ms)")
+        if best_cfg:
+            print(f"at the configured imgsz {v.imgsz}: backend {best_cfg['backend']} ({best_cfg['ms_median']:.1f} ms)"
+                  f" -> `gedge config set vision.backend {best_cfg['backend']}`")
+    return EXIT_OK

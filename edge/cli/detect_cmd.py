@@ -1,0 +1,76 @@
+"""`gedge detect`: run the detector on still pictures (to check a model against a site's own frames)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("detect", parents=[common], help="run the detector on pictures; print the boxes",
+                       description="Run the detector on still pictures. Backend, model, input size and "
+                                   "confidence default to the config's `vision` section.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", type=Path)
+    p.add_argument("--backend", choices=["onnx", "ultralytics"], help="detector backend (default: vision.backend)")
+    p.add_argument("--model", metavar="PATH", help="model file (default: vision.model)")
+    p.add_argument("--conf", type=float, help="minimum confidence (default: vision.conf)")
+    p.add_argument("--imgsz", type=int, help="input size, a multiple of 32 (default: vision.imgsz)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument("--draw", metavar="DIR", type=Path, help="write each picture with its boxes drawn into DIR")
+    p.set_defaults(func=_detect)
+
+
+def _detect(args) -> int:
+    import cv2
+
+    from ..config import ConfigError, load_config, locate
+    from ..paths import resolve_resource
+    from ..vision.detector import ModelError, draw_detections, load_detector
+    from . import config_arg
+
+    try:
+        cfg = load_config(config_arg(args))
+    except ConfigError as e:
+        for line in e.problems:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    v = cfg.vision
+    if args.conf is not None and not (0 < args.conf < 1):
+        print("gedge detect: --conf must be between 0 and 1", file=sys.stderr)
+        return EXIT_USAGE
+    imgsz = args.imgsz or v.imgsz
+    if imgsz % 32 or not (64 <= imgsz <= 1280):
+        print("gedge detect: --imgsz must be a multiple of 32 between 64 and 1280", file=sys.stderr)
+        return EXIT_USAGE
+    model = Path(args.model) if args.model else resolve_resource(v.model, locate(config_arg(args)).path.parent)
+    try:
+        det = load_detector(args.backend or v.backend, model, imgsz, args.conf or v.conf, v.iou, v.threads)
+    except ModelError as e:
+        print(f"gedge detect: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.draw:
+        args.draw.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in args.images:
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            print(f"gedge detect: cannot read image {path}", file=sys.stderr)
+            failed += 1
+            continue
+        dets = det.detect(img)
+        h, w = img.shape[:2]
+        if args.json:
+            print(json.dumps({"image": str(path), "width": w, "height": h, "boxes": [d.as_dict() for d in dets]}), flush=True)
+        else:
+            counts = {}
+            for d in dets:
+                counts[d.cls] = counts.get(d.cls, 0) + 1
+            summary = ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or "nothing"
+            print(f"{path}: {w}x{h}: {summary}")
+            for d in dets:
+                print(f"  {d.cls:12s} {d.conf:.2f}  " + " ".join(f"{v:.0f}" for v in d.xyxy))
+        if args.draw:
+            cv2.imwrite(str(args.draw / (path.stem + ".jpg")), draw_detections(img, dets))
+    return EXIT_FAILURE if failed else EXIT_OK

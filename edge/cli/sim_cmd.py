@@ -1,0 +1,118 @@
+"""`gedge sim`: the simulated garbage room (render scenario clips with ground truth, list scenarios)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("sim", parents=[common], help="the simulated garbage room: render clips, list scenarios")
+    ssub = p.add_subparsers(dest="sim_command", metavar="SUBCOMMAND")
+    r = ssub.add_parser("render", parents=[common], help="render a scenario to OUT.mp4 plus OUT.truth.json",
+                        description="Render a scenario to an mp4 clip and a ground-truth file beside it "
+                                    "(per-frame boxes and the incidents the agent should raise).")
+    r.add_argument("scenario", metavar="SCENARIO", help="a scenario YAML file or a bundled scenario name (see `gedge sim scenarios`)")
+    r.add_argument("out", metavar="OUT.mp4", type=Path)
+    r.add_argument("--seed", type=int, default=0, help="picks bag shapes, clothes and noise (default 0)")
+    r.add_argument("--fps", type=float, default=10.0, help="frames per second (default 10)")
+    r.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
+    r.add_argument("--duration", type=float, default=None, metavar="S", help="render only the first S seconds")
+    r.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    r.set_defaults(func=_render)
+    s = ssub.add_parser("scenarios", parents=[common], help="list the bundled scenarios")
+    s.add_argument("--json", action="store_true", help="one JSON object per scenario")
+    s.set_defaults(func=_scenarios)
+    p.set_defaults(func=lambda args: (p.print_help(sys.stderr), EXIT_USAGE)[1])
+
+
+def _size(text: str) -> tuple[int, int] | None:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        return None
+    if not (32 <= w <= 4096 and 32 <= h <= 4096):
+        return None
+    return w, h
+
+
+def _render(args) -> int:
+    import cv2
+
+    from hw.sim import SimRoom, load_scenario
+    from hw.sim.scenario import ScenarioError
+
+    size = _size(args.size)
+    if size is None:
+        print(f"gedge sim render: --size must be WxH (32..4096), got {args.size!r}", file=sys.stderr)
+        return EXIT_USAGE
+    if not (0 < args.fps <= 60):
+        print("gedge sim render: --fps must be in (0, 60]", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        sc = load_scenario(args.scenario)
+    except ScenarioError as e:
+        print(f"gedge sim render: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    room = SimRoom(sc, size=size, seed=args.seed)
+    out: Path = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), args.fps, size)
+    if not writer.isOpened():
+        print(f"gedge sim render: cannot write video {out}", file=sys.stderr)
+        return EXIT_FAILURE
+    end = sc.duration_s if args.duration is None else min(sc.duration_s, args.duration)
+    n = int(round(end * args.fps))
+    frames = []
+    try:
+        for i in range(n):
+            t = i / args.fps
+            frame, truth = room.render(t)
+            writer.write(frame)
+            frames.append({"i": i, "t": round(t, 4), "boxes": [
+                {"class": b.cls, "xyxy": [round(v, 1) for v in b.xyxy], "track_id": b.track_id} for b in truth]})
+    finally:
+        writer.release()
+    truth_path = out.with_name(out.stem + ".truth.json") if out.suffix else Path(str(out) + ".truth.json")
+    doc = {
+        "schema": "garbage-edge/sim-truth@1",
+        "scenario": sc.name,
+        "description": sc.description,
+        "seed": args.seed,
+        "fps": args.fps,
+        "size": list(size),
+        "duration_s": end,
+        "rules": sc.rules,
+        "floor": [list(p) for p in room.floor_polygon()],
+        "bins": {k: [list(p) for p in v] for k, v in room.bin_polygons().items()},
+        "expected_incidents": [i for i in sc.expected_incidents() if i["open_s"] <= end],
+        "frames": frames,
+    }
+    tmp = truth_path.with_name(truth_path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(truth_path)
+    summary = {"video": str(out), "truth": str(truth_path), "frames": n, "expected_incidents": doc["expected_incidents"]}
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(f"wrote {out} ({n} frames at {args.fps:g} fps, {size[0]}x{size[1]}) and {truth_path}")
+        for inc in doc["expected_incidents"]:
+            res = "stays open" if inc["resolve_s"] is None else f"resolves at {inc['resolve_s']:g} s"
+            print(f"  expected {inc['type']}: opens at {inc['open_s']:g} s, {res} (count {inc['count']})")
+    return EXIT_OK
+
+
+def _scenarios(args) -> int:
+    from hw.sim import list_scenarios, load_scenario
+
+    for name in list_scenarios():
+        sc = load_scenario(name)
+        incs = sc.expected_incidents()
+        if args.json:
+            print(json.dumps({"name": name, "duration_s": sc.duration_s, "description": sc.description,
+                              "expected_incidents": incs, "sensors": sorted(sc.sensors)}, ensure_ascii=False))
+        else:
+            print(f"{name:28s} {sc.duration_s:6.0f} s  {len(incs)} incident(s)  {sc.description}")
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Vision: camera frames to bag events (motion gate, detector, tracker, zone rules, evidence)."""

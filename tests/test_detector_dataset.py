@@ -1,0 +1,59 @@
+"""The training-set builder: polygon labels to boxes, split by source photo, disjoint sim seeds."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models import build_dataset as bd  # noqa: E402
+
+
+def test_polygon_labels_become_boxes(tmp_path):
+    label = tmp_path / "a.txt"
+    label.write_text("1 0.1 0.2 0.5 0.25 0.3 0.6\n0 0.7 0.7 0.9 0.7 0.8 0.95\n\n")
+    lines = bd.real_box_lines(label)
+    assert lines[0].split() == ["0", "0.300000", "0.400000", "0.400000", "0.400000"]
+    assert lines[1].startswith("0 0.800000 0.825000 0.200000 0.250000")
+
+
+def test_source_photo_name():
+    assert bd.source_of("IMG_1509_jpeg.rf.0123abcd.jpg") == "IMG_1509_jpeg"
+
+
+def test_seed_ranges_never_overlap():
+    assert bd.SEED_TRAIN + 100_000 <= bd.SEED_VAL and bd.SEED_VAL + 100_000 <= bd.SEED_TEST
+
+
+def _fake_real(root: Path) -> None:
+    img = np.full((64, 64, 3), 128, np.uint8)
+    for split, sources in (("train", ["s1", "s2", "s3", "s4"]), ("valid", ["v1"]), ("test", ["t1"])):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "labels").mkdir(parents=True)
+        for s in sources:
+            for k in range(3 if split == "train" else 1):
+                name = f"{s}_jpg.rf.{k:032x}"
+                cv2.imwrite(str(root / split / "images" / f"{name}.jpg"), img)
+                (root / split / "labels" / f"{name}.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5 0.1 0.5\n")
+
+
+def test_build_splits_real_photos_by_source(tmp_path):
+    real = tmp_path / "real"
+    _fake_real(real)
+    out = tmp_path / "ds"
+    assert bd.main(["--out", str(out), "--real", str(real), "--sim-train", "3", "--sim-val", "2", "--sim-test", "2",
+                    "--holdout-sources", "1", "--real-copies", "2", "--workers", "1"]) == 0
+    train = {p.name.split(".rf.")[0][len("real_"):] for p in (out / "real_train" / "images").iterdir()}
+    test = {p.name.split(".rf.")[0][len("real_"):] for p in (out / "real_test" / "images").iterdir()}
+    assert not train & test
+    assert {"v1_jpg", "t1_jpg"} <= test and len(train) == 3
+    assert len(list((out / "real_train" / "images").iterdir())) == 3 * 3 * 2  # every copy listed twice
+    assert len(list((out / "sim_train" / "images").iterdir())) == 3
+    lab = (out / "real_train" / "labels").iterdir().__next__().read_text().split()
+    assert lab[0] == "0" and float(lab[3]) == 0.4
+    yaml = (out / "data.yaml").read_text()
+    assert "sim_train/images" in yaml and "real_train/images" in yaml and "val: sim_val/images" in yaml
