@@ -98,7 +98,7 @@ def bench_fsync_ceiling(tmp: Path, n: int = 500) -> float:
 
 def bench_enqueue(tmp: Path, n: int, threads: int) -> dict:
     """n incidents enqueued by `threads` producers (each call returns only once on disk)."""
-    box = Outbox(tmp / f"enqueue-{threads}.sqlite")
+    box = Outbox(tmp / f"enqueue-{threads}-{time.monotonic_ns()}.sqlite")
     batches = [docs(n // threads, offset=k * n) for k in range(threads)]
     commits = []
     real = box._commit_batch
