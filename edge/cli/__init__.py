@@ -17,6 +17,19 @@ from .. import __version__
 # Command modules, in the order `gedge --help` lists them.
 COMMAND_MODULES = (
     "config_cmd",
+    "run_cmd",
+    "doctor_cmd",
+    "demo_cmd",
+    "sensors_cmd",
+    "voice_cmd",
+    "relay_cmd",
+    "outbox_cmd",
+    "receiver_cmd",
+    "camera_cmd",
+    "replay_cmd",
+    "sim_cmd",
+    "detect_cmd",
+    "bench_cmd",
 )
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -88,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(func(args) or 0)
     except KeyboardInterrupt:
         return 130
+
+
+def print_problems(err) -> int:
+    """Print a ConfigError's lines (one per problem) to stderr; returns the usage exit code."""
+    for line in err.problems:
+        print(line, file=sys.stderr)
+    return EXIT_USAGE
 
 
 def config_arg(args) -> str | None:

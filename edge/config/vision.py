@@ -32,6 +32,8 @@ class Motion(Section):
     min_area_frac: float = Field(0.002, gt=0, lt=1)  # changed share of the frame that wakes the detector
     recheck_s: PosSeconds = 5.0  # detector runs at least this often on a still scene
     downscale_width: int = Field(160, ge=32)
+    background_tau_s: PosSeconds = 2.0  # the reference picture follows the scene this slowly
+    max_detect_fps: float = Field(3.0, gt=0, le=60)  # detector runs at most this often while things move
 
 
 class Vision(Section):
@@ -66,6 +68,8 @@ class BagRule(Section):
     incident_after_s: NonNegSeconds = 60.0  # still there this long: platform incident
     clear_after_s: PosSeconds = 10.0  # gone this long: incident resolved
     min_conf: float = Field(0.4, gt=0, lt=1)
+    same_place_px: float = Field(160.0, gt=0)  # bags this close (pixels) are one place: one incident with a count
+    update_settle_s: NonNegSeconds = 3.0  # a changed bag count must hold this long before incident_update
 
     @model_validator(mode="after")
     def _order(self) -> "BagRule":

@@ -1,0 +1,172 @@
+"""`gedge camera …` and `gedge zones …`: look through the camera and set up the zones on site."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..config import ConfigError, load_config
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("camera", parents=[common], help="camera snapshot and health")
+    cmds = p.add_subparsers(dest="camera_command", metavar="ACTION", required=True)
+    s = cmds.add_parser("snapshot", parents=[common], help="save the current frame as a JPEG")
+    s.add_argument("out", metavar="OUT.jpg")
+    s.add_argument("--zones", action="store_true", help="draw the zones on it")
+    s.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="wait this long for a frame (default: camera.stall_timeout_s)")
+    s.set_defaults(func=cmd_snapshot)
+    s = cmds.add_parser("status", parents=[common], help="run the camera a few seconds and report its health")
+    s.add_argument("--seconds", type=float, default=3.0, metavar="S", help="how long to watch (default 3)")
+    s.add_argument("--json", action="store_true", help="as JSON")
+    s.set_defaults(func=cmd_status)
+
+    z = sub.add_parser("zones", parents=[common], help="show the floor and bin zones")
+    zc = z.add_subparsers(dest="zones_command", metavar="ACTION", required=True)
+    s = zc.add_parser("show", parents=[common], help="list the zones, or draw them on a current frame")
+    s.add_argument("--image", metavar="OUT.jpg", help="write the current camera frame with the zones drawn")
+    s.add_argument("--on", metavar="PICTURE", help="draw on this picture instead of a camera frame")
+    s.add_argument("--json", action="store_true", help="list the zones as JSON")
+    s.add_argument("--timeout", type=float, default=None, metavar="S", help="wait this long for a camera frame")
+    s.set_defaults(func=cmd_zones_show)
+
+
+def _load(args):
+    try:
+        return load_config(config_arg(args))
+    except ConfigError as e:
+        for line in e.problems:
+            print(line, file=sys.stderr)
+        return None
+
+
+def grab_frame(cfg, timeout: float | None = None):
+    """One current frame from the configured camera, or (None, health) when none came in time."""
+    from hw.camera import CameraError, open_camera
+
+    try:
+        cam = open_camera(cfg.camera)
+    except CameraError as e:
+        return None, str(e)
+    wait = timeout if timeout is not None else cfg.camera.stall_timeout_s
+    cam.start()
+    try:
+        deadline = time.monotonic() + wait
+        got = None
+        while got is None and time.monotonic() < deadline:
+            got = cam.wait_frame(0.2)
+            health = cam.health()
+            if got is None and health.status == "fault" and health.reconnects >= 1:
+                break  # failed twice (e.g. an unplugged device): say so now rather than at the timeout
+        health = cam.health()
+    finally:
+        cam.stop(timeout=2.0)
+    if got is None:
+        return None, health.reason or f"no frame within {wait:g} s"
+    return got[0], None
+
+
+def _write_jpeg(path: str, img, quality: int) -> bool:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        return False
+    out = Path(path)
+    if out.parent and not out.parent.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(buf.tobytes())
+    return True
+
+
+def cmd_snapshot(args) -> int:
+    cfg = _load(args)
+    if cfg is None:
+        return EXIT_USAGE
+    frame, why = grab_frame(cfg, args.timeout)
+    if frame is None:
+        print(f"gedge camera snapshot: no frame from {cfg.camera.source}: {why}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.zones:
+        from ..vision.evidence import draw_zones
+        from ..vision.zones import ZoneMap
+
+        frame = draw_zones(frame.copy(), ZoneMap.from_config(cfg.zones))
+    if not _write_jpeg(args.out, frame, cfg.evidence.jpeg_quality):
+        print(f"gedge camera snapshot: cannot encode {args.out}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{args.out}: {frame.shape[1]}x{frame.shape[0]} from {cfg.camera.source}")
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    from hw.camera import CameraError, open_camera
+
+    cfg = _load(args)
+    if cfg is None:
+        return EXIT_USAGE
+    try:
+        cam = open_camera(cfg.camera)
+    except CameraError as e:
+        print(f"gedge camera status: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    cam.start()
+    try:
+        time.sleep(max(0.1, args.seconds))
+        h = cam.health()
+    finally:
+        cam.stop(timeout=2.0)
+    if args.json:
+        print(json.dumps(h.as_dict(), ensure_ascii=False))
+    else:
+        size = f"{h.size[0]}x{h.size[1]}" if h.size else "-"
+        print(f"camera {h.source}: {h.status}{' (' + h.reason + ')' if h.reason else ''}; "
+              f"{h.fps:.1f} fps measured, {h.frames} frames, size {size}, reconnects {h.reconnects}")
+    return EXIT_OK if h.status == "ok" else EXIT_FAILURE
+
+
+def cmd_zones_show(args) -> int:
+    from ..vision.evidence import draw_zones
+    from ..vision.zones import ZoneMap
+
+    cfg = _load(args)
+    if cfg is None:
+        return EXIT_USAGE
+    zones = ZoneMap.from_config(cfg.zones)
+    if args.json:
+        print(json.dumps({"floor": [list(p) for p in zones.floor],
+                          "bins": [{"id": b, "polygon": [list(p) for p in poly]} for b, poly in zones.bins]}))
+    else:
+        print(f"floor: {_fmt(zones.floor)}")
+        for bin_id, poly in zones.bins:
+            print(f"bin {bin_id}: {_fmt(poly)}")
+    if not args.image:
+        return EXIT_OK
+    if args.on:
+        import cv2
+
+        frame = cv2.imread(args.on)
+        if frame is None:
+            print(f"gedge zones show: cannot read picture {args.on}", file=sys.stderr)
+            return EXIT_USAGE
+        size = (cfg.camera.width, cfg.camera.height)
+        if (frame.shape[1], frame.shape[0]) != size:
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    else:
+        frame, why = grab_frame(cfg, args.timeout)
+        if frame is None:
+            print(f"gedge zones show: no frame from {cfg.camera.source}: {why}", file=sys.stderr)
+            return EXIT_FAILURE
+    img = draw_zones(frame.copy(), zones)
+    if not _write_jpeg(args.image, img, 90):
+        print(f"gedge zones show: cannot encode {args.image}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{args.image}: zones drawn on a {img.shape[1]}x{img.shape[0]} frame", file=sys.stderr)
+    return EXIT_OK
+
+
+def _fmt(poly) -> str:
+    return " ".join(f"({x:g},{y:g})" for x, y in poly)
