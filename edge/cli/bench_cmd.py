@@ -52,14 +52,12 @@ def _bench(args) -> int:
     from ..config import ConfigError, load_config, locate
     from ..paths import resolve_resource
     from ..vision.detector import ModelError, available_backends, load_detector
-    from . import config_arg
+    from . import config_arg, print_problems
 
     try:
         cfg = load_config(config_arg(args))
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return print_problems(e)
     v = cfg.vision
     try:
         sizes = [int(s) for s in args.imgsz.split(",") if s.strip()]

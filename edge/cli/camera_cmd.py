@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..config import ConfigError, load_config
-from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
@@ -38,8 +38,7 @@ def _load(args):
     try:
         return load_config(config_arg(args))
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
+        print_problems(e)
         return None
 
 

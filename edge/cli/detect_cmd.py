@@ -28,14 +28,12 @@ def _detect(args) -> int:
     from ..config import ConfigError, load_config, locate
     from ..paths import resolve_resource
     from ..vision.detector import ModelError, draw_detections, load_detector
-    from . import config_arg
+    from . import config_arg, print_problems
 
     try:
         cfg = load_config(config_arg(args))
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return print_problems(e)
     v = cfg.vision
     if args.conf is not None and not (0 < args.conf < 1):
         print("gedge detect: --conf must be between 0 and 1", file=sys.stderr)

@@ -38,13 +38,12 @@ def _open(args):
     path = getattr(args, "db", None)
     if not path:
         from ..config import ConfigError, load_config
-        from . import config_arg
+        from . import config_arg, print_problems
 
         try:
             cfg = load_config(config_arg(args))
         except ConfigError as e:
-            for line in e.problems:
-                print(line, file=sys.stderr)
+            print_problems(e)
             return None, 2
         path = default_path(cfg)
     path = Path(path)

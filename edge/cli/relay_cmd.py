@@ -13,7 +13,7 @@ import sys
 import time
 
 from ..config import ConfigError, load_config
-from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
@@ -41,8 +41,7 @@ def _load(args):
     try:
         cfg = load_config(config_arg(args))
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
+        print_problems(e)
         return None, None, EXIT_USAGE
     if getattr(args, "id", None) is None:
         return cfg, None, EXIT_OK

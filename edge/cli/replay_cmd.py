@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..config import ConfigError, load_config, locate
-from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
@@ -33,9 +33,7 @@ def cmd_replay(args) -> int:
     try:
         cfg = load_config(config_arg(args))
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
-        return EXIT_USAGE
+        return print_problems(e)
     if not Path(args.video).exists():
         print(f"gedge replay: {args.video}: no such file", file=sys.stderr)
         return EXIT_USAGE

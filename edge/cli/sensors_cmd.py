@@ -47,8 +47,7 @@ def _load(args):
     try:
         return load_config(config_arg(args))
     except ConfigError as e:
-        for line in e.problems:
-            print(line, file=sys.stderr)
+        print_problems(e)
         return None
 
 
