@@ -335,9 +335,8 @@ class Agent:
         odor = self._odor_open()
         now = time.monotonic()
         for relay in self.relays:
-            before = relay.health().get("on")
-            relay.update(now, odor)
-            after = relay.health().get("on")
+            before = relay.is_on
+            after = relay.update(now, odor)
             if before != after:
                 self._emit({"what": "relay", "id": relay.id, "on": after})
                 self._state_changed.set()

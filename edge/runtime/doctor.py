@@ -14,11 +14,12 @@ import subprocess
 import tempfile
 import threading
 import time
-import wave
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,6 @@ def check_model(cfg, base_dir: Path | None) -> Check:
         detector = make_detector(cfg, base_dir)
     except ModelError as e:
         return Check("detector", FAIL, str(e))
-    import numpy as np
-
     frame = np.zeros((cfg.camera.height, cfg.camera.width, 3), np.uint8)
     t0 = time.perf_counter()
     detector.detect(frame)
@@ -121,44 +120,34 @@ def check_sensors(cfg, wait_s: float | None = None) -> list[Check]:
     return out
 
 
-def _silent_wav(path: Path, seconds: float = 0.2, rate: int = 16000) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\0\0" * int(rate * seconds))
-
-
 def check_audio(cfg) -> list[Check]:
+    from hw.audio.player import AplayPlayer
+    from hw.audio.wav import WavInfo, write_wav
+
     out = []
     if not cfg.voice.enabled:
         return [Check("audio", OK, "voice disabled in the config")]
     espeak = shutil.which("espeak-ng")
     out.append(Check("speech", OK if espeak else FAIL,
                      "espeak-ng found" if espeak else "espeak-ng is not installed (apt-get install espeak-ng)"))
-    player = cfg.voice.player.split()[0] if cfg.voice.player.strip() else ""
-    if player == "sim":
+    if cfg.voice.player.strip() == "sim":
         out.append(Check("speaker", WARN, "voice.player is sim: prompts are only logged"))
         return out
-    exe = shutil.which(player)
-    if not exe:
-        out.append(Check("speaker", FAIL, f"player {player!r} not found (apt-get install alsa-utils)"))
+    # the agent's own player, on 0.2 s of silence
+    player = AplayPlayer(cfg.voice.player, cfg.voice.alsa_device)
+    if not shutil.which(player.argv[0]):
+        out.append(Check("speaker", FAIL, f"player {player.argv[0]!r} not found (apt-get install alsa-utils)"))
         return out
+    rate = 16000
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "silence.wav"
-        _silent_wav(wav)
-        cmd = [exe, "-q"] + (["-D", cfg.voice.alsa_device] if cfg.voice.alsa_device else []) + [str(wav)]
-        try:
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-        except subprocess.TimeoutExpired:
-            out.append(Check("speaker", FAIL, f"{player} hung playing 0.2 s of silence"))
-            return out
+        write_wav(wav, np.zeros(rate // 5, np.float32), WavInfo(1, rate, rate // 5, 2))
+        result = player.play(wav, 10.0)
     device = cfg.voice.alsa_device or "default device"
-    if run.returncode == 0:
-        out.append(Check("speaker", OK, f"{player} played on {device}"))
+    if result.ok:
+        out.append(Check("speaker", OK, f"{player.argv[0]} played on {device}"))
     else:
-        reason = (run.stderr.strip().splitlines() or ["failed"])[-1]
-        out.append(Check("speaker", FAIL, f"{player} on {device}: {reason}"))
+        out.append(Check("speaker", FAIL, f"{device}: {result.error}"))
     return out
 
 
@@ -227,14 +216,15 @@ def _check_mqtt(cfg, base_dir: Path | None) -> Check:
 
 
 def check_disk(cfg) -> list[Check]:
+    from ..uplink.sysinfo import disk_free_mb
+
     out = []
     for label, folder in (("state dir", cfg.storage.state_dir), ("cache dir", cfg.storage.cache_dir)):
         p = Path(folder)
         probe = p
         while not probe.exists() and probe != probe.parent:
             probe = probe.parent
-        usage = shutil.disk_usage(probe)
-        free_mb = usage.free / 1e6
+        free_mb = disk_free_mb(probe) or 0
         writable = os.access(p if p.exists() else probe, os.W_OK)
         if not writable:
             out.append(Check(label, FAIL, f"{p} is not writable by this user"))
