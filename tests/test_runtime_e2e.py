@@ -115,7 +115,7 @@ def _write_config(tmp: Path, scenario: Path, port: int, dev: Path, **extra) -> P
 @pytest.fixture
 def room(tmp_path):
     """Receiver, sensor ptys with emulators playing the scenario, and the paths the agent needs."""
-    from hw.sensors.emulator import PtyPair, SensorEmulator
+    from hw.sensors.emulator import EmulatedSensors
     from hw.sim import load_scenario
 
     scenario = tmp_path / "e2e.yaml"
@@ -126,17 +126,9 @@ def room(tmp_path):
     receiver = start_receiver(port, tmp_path / "receiver.db", tmp_path / "token")
     dev = tmp_path / "dev"
     dev.mkdir()
-    pairs, emulators = [], []
-    for sensor_id, protocol in (("bin-1-level", "a02yy"), ("odor-1", "ze03")):
-        pair = PtyPair(dev / f"{sensor_id}.sensor", dev / sensor_id).open()
-        pairs.append(pair)
-        emulators.append(SensorEmulator(pair.a, protocol, lambda t, s=sensor_id: sc.sensor_value(s, t),
-                                        period_s=0.2).start())
+    sensors = EmulatedSensors(dev, [("bin-1-level", "a02yy"), ("odor-1", "ze03")], sc.sensor_value)
     yield {"tmp": tmp_path, "scenario": scenario, "port": port, "dev": dev}
-    for emu in emulators:
-        emu.stop()
-    for pair in pairs:
-        pair.close()
+    sensors.close()
     stop(receiver)
 
 

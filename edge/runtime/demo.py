@@ -143,17 +143,11 @@ def _start_receiver(out: Path, token: str):
 
 
 def _start_sensors(dev: Path):
-    from hw.sensors.emulator import PtyPair, SensorEmulator
+    from hw.sensors.emulator import EmulatedSensors
     from hw.sim import load_scenario
 
     scenario = load_scenario(SCENARIO)
-    pairs, emulators = [], []
-    for sensor_id, protocol in (("bin-1-level", "a02yy"), ("odor-1", "ze03")):
-        pair = PtyPair(dev / f"{sensor_id}.sensor", dev / sensor_id).open()
-        pairs.append(pair)
-        emulators.append(SensorEmulator(pair.a, protocol, lambda t, s=sensor_id: scenario.sensor_value(s, t),
-                                        period_s=0.2, gas="nh3").start())
-    return pairs, emulators
+    return EmulatedSensors(dev, [("bin-1-level", "a02yy"), ("odor-1", "ze03")], scenario.sensor_value)
 
 
 def _export(out: Path, store, printer: DemoPrinter, renderer) -> dict[str, list[Path]]:
@@ -251,7 +245,7 @@ def run_demo(out: Path, write: Callable[[str], None] = print, duration_s: float 
           f"speaker: {'the sound card' if sound_card else 'none found, ALSA null device'}")
     write(f"  scenario: {scenario.description}")
     printer = DemoPrinter(write)
-    pairs, emulators = _start_sensors(dev)
+    sensors = _start_sensors(dev)
     service = Service(config_path, listener=printer.on_event, on_delivered=printer.on_delivered)
     renderer = None
     try:
@@ -268,10 +262,7 @@ def run_demo(out: Path, write: Callable[[str], None] = print, duration_s: float 
     except KeyboardInterrupt:
         service.request_stop()
     finally:
-        for emu in emulators:
-            emu.stop()
-        for pair in pairs:
-            pair.close()
+        sensors.close()
     time.sleep(0.3)  # last deliveries settle in the receiver
     files = _export(out, store, printer, renderer)
     missing = _summary(store, printer, files, out, write)

@@ -190,6 +190,32 @@ class SensorEmulator:
             self._fd = None
 
 
+class EmulatedSensors:
+    """Several sensors on pty pairs: the box end of each is `dev/ID`, its emulator plays
+    `value_fn(ID, t)` in the given protocol. For the demo and end-to-end tests."""
+
+    def __init__(self, dev: str | Path, sensors: list[tuple[str, str]],
+                 value_fn: Callable[[str, float], float | None], period_s: float = 0.2) -> None:
+        self.pairs: list[PtyPair] = []
+        self.emulators: list[SensorEmulator] = []
+        dev = Path(dev)
+        try:
+            for sensor_id, protocol in sensors:
+                pair = PtyPair(dev / f"{sensor_id}.sensor", dev / sensor_id).open()
+                self.pairs.append(pair)
+                self.emulators.append(SensorEmulator(pair.a, protocol, lambda t, s=sensor_id: value_fn(s, t),
+                                                     period_s=period_s).start())
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for emu in self.emulators:
+            emu.stop()
+        for pair in self.pairs:
+            pair.close()
+
+
 def _interrupt(*_args) -> None:
     raise KeyboardInterrupt
 
