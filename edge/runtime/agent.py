@@ -68,6 +68,8 @@ class Agent:
         self._state_changed = threading.Event()
         self._bag_places: dict[tuple[str, int], str] = {}  # (zone, place_id) -> incident subject zone
         self._unclaimed_bags: dict[str, float] = {}  # restored open bag incidents -> resolve deadline
+        # kept by the incident thread: other threads must not walk the (unlocked) IncidentBook
+        self._open_count = 0
         self.liveness = Liveness(max_age_s=max(cfg.camera.stall_timeout_s, 10.0) * 2, required=LOOPS)
         self.outbox: Outbox | None = None
         self.snapshots: SnapshotStore | None = None
@@ -93,8 +95,10 @@ class Agent:
         self.book = IncidentBook.from_config(cfg, restore=self.outbox.open_incidents())
         rule = cfg.rules.bag_outside_bin
         grace = rule.incident_after_s + rule.clear_after_s + 30.0
+        restored = self.book.open_incidents()
+        self._open_count = len(restored)
         self._unclaimed_bags = {d["subject"]["zone"]: time.monotonic() + grace
-                                for d in self.book.open_incidents() if d["type"] == "bag_outside_bin"}
+                                for d in restored if d["type"] == "bag_outside_bin"}
         from ..uplink import Uplink
 
         self.uplink = Uplink.from_config(cfg, self.outbox, self.snapshots, base_dir=self.base_dir,
@@ -225,6 +229,7 @@ class Agent:
         if doc is None:
             return
         self.outbox.enqueue_incident(doc)
+        self._open_count = len(self.book.open_incidents())
         if doc["rev"] == 1 and doc["state"] == "open":
             self.counters.incidents_opened += 1
         if doc["state"] == "resolved":
@@ -391,27 +396,23 @@ class Agent:
         return {
             "uptime_s": round(time.monotonic() - self.counters.started_at),
             "camera": self._camera_status,
-            "camera_detail": self.camera.health().as_dict() if self.camera is not None else None,
             "sensors": {sid: s.get("state", "unknown") for sid, s in sensors.items()},
             "voice": {k: voice.get(k) for k in ("played", "failed", "dropped", "last_error") if k in voice},
-            "relays": {r.id: r.health().get("on") for r in self.relays},
-            "open_incidents": len(self.book.open_incidents()) if self.book else 0,
+            "relays": {r.id: r.is_on for r in self.relays},
+            "open_incidents": self._open_count,
             "dropped_events": self.counters.dropped_events,
             "disk_free_mb": disk_free_mb(self.cfg.storage.state_dir),
             "cpu_temp_c": cpu_temp_c(),
         }
 
     def telemetry_document(self) -> dict[str, Any]:
-        health = self.health()
-        health.pop("camera_detail", None)
-        return build_telemetry(self.cfg.device.id, self.cfg.device.timezone, time.time(), self.readings(), health,
+        return build_telemetry(self.cfg.device.id, self.cfg.device.timezone, time.time(), self.readings(), self.health(),
                                self.outbox.counts())
 
     def summary(self) -> str:
         """One short line for systemd's STATUS=."""
         h = self.uplink.health() if self.uplink is not None else {"pending": 0, "dead_letters": 0}
-        open_n = len(self.book.open_incidents()) if self.book else 0
-        return (f"camera {self._camera_status}, {len(self.cfg.sensors)} sensor(s), {open_n} open incident(s), "
+        return (f"camera {self._camera_status}, {len(self.cfg.sensors)} sensor(s), {self._open_count} open incident(s), "
                 f"outbox {h['pending']} pending / {h['dead_letters']} dead")
 
     def call_in_incident_thread(self, fn: Callable[[], None]) -> None:
