@@ -1,4 +1,5 @@
 """MQTT uplink against a real mosquitto on loopback, restarted mid-stream."""
+import getpass
 import json
 import shutil
 import subprocess
@@ -25,11 +26,14 @@ class Broker:
         self.dir = tmp_path / "broker"
         self.dir.mkdir()
         self.conf = self.dir / "mosquitto.conf"
-        # persistence: the subscriber's session and its queued messages survive the restart
+        # persistence: the subscriber's session and its queued messages survive the restart.
+        # `user`: started as root, mosquitto drops to its own user and then cannot write the
+        # session file into the test's private folder (messages for the offline subscriber lost)
         self.conf.write_text(textwrap.dedent(f"""\
             listener {self.port} 127.0.0.1
             allow_anonymous true
             persistence true
+            user {getpass.getuser()}
             persistence_location {self.dir}/
             log_dest stderr
             """))
@@ -120,6 +124,7 @@ def test_incidents_survive_broker_restart(broker, tmp_path):
         expected.add((d["id"], d["rev"]))
         if i == 12:
             broker.stop()  # mid-stream: the agent keeps enqueuing, nothing is lost
+            assert (broker.dir / "mosquitto.db").exists(), "the broker did not save the subscriber's session"
         if i == 20:
             assert box.counts()["pending"] > 0  # waiting on disk while the broker is down
             broker.start()
