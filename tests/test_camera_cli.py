@@ -40,6 +40,20 @@ def test_zones_show_lists_and_draws_on_a_picture(tmp_path, config_file):
     assert zones["floor"][0] == [0, 260] and zones["bins"][0]["id"] == "bin-1"
 
 
+def test_zones_show_draws_on_a_current_camera_frame(tmp_path, config_file):
+    out = tmp_path / "zones.jpg"
+    run = gedge("zones", "show", "--image", str(out), "--config", str(config_file))  # the simulated room
+    assert run.returncode == 0, run.stderr
+    img = cv2.imread(str(out))
+    assert img.shape == (480, 640, 3) and img[:, :, 2].max() > 60  # a real frame, not a blank canvas
+    floor = img[258:263, 300:340].astype(int)
+    assert (floor[:, :, 1] - floor[:, :, 0]).max() > 100  # the green floor line at y=260
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = gedge("zones", "show", "--image", str(blocker / "z.jpg"), "--config", str(config_file))
+    assert run.returncode == 1 and "cannot write" in run.stderr and "Traceback" not in run.stderr
+
+
 def test_unplugged_camera_gives_a_clear_error(tmp_path, config_file):
     text = config_file.read_text().replace('source: "sim:bag_dropped_outside"', 'source: "/dev/video9"')
     text = text.replace("reconnect_initial_s: 1", "reconnect_initial_s: 0.2")

@@ -2,6 +2,7 @@
 backoff, stall detection, an unplugged device, a video file, and the simulated room."""
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -183,3 +184,50 @@ def test_unknown_sim_scenario_is_a_clear_fault():
     with cam:
         assert wait_for(lambda: cam.health().status == "fault", 2.0)
         assert "no_such_scenario" in cam.health().reason
+
+
+class FakePicamera2:
+    """Stands in for picamera2.Picamera2: XBGR8888-like 4-channel frames at the configured size."""
+
+    def __init__(self, number):
+        self.number = number
+        self.size = None
+
+    def create_video_configuration(self, main, controls):
+        return {"main": main, "controls": controls}
+
+    def configure(self, cfg):
+        self.size = cfg["main"]["size"]
+
+    def start(self):
+        pass
+
+    def capture_array(self, stream):
+        time.sleep(0.01)
+        w, h = self.size
+        return np.full((h, w, 4), 90, np.uint8)
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_picamera2_source_when_importable(monkeypatch):
+    import types
+
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=FakePicamera2))
+    cam = open_camera(Camera(source="picamera2", width=160, height=120))
+    with cam:
+        assert wait_for(lambda: cam.health().status == "ok", 3.0), cam.health()
+        frame, _t = cam.latest()
+    assert frame.shape == (120, 160, 3)  # the 4th (padding) channel is dropped
+
+
+def test_picamera2_missing_is_a_clear_fault(monkeypatch):
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # import fails as on a laptop
+    cam = open_camera(Camera(source="picamera2:1", reconnect_initial_s=0.05, reconnect_max_s=0.1))
+    with cam:
+        assert wait_for(lambda: cam.health().status == "fault", 2.0)
+        assert "picamera2 is not installed" in cam.health().reason

@@ -124,8 +124,21 @@ def test_odor_warmup_blocks_alarms():
     assert ev.action == "open"
 
 
+@pytest.mark.parametrize("kw", [{"driver": "gpio-digital", "pin": 17}, {"driver": "mcp3008-mq", "adc_channel": 0}])
+def test_mq_sensors_warm_up_by_default(kw):
+    # a cold MQ heater reads as gas: without a warmup_s in the config nothing may alarm at boot
+    sensor = odor_sensor(**kw)
+    assert sensor.warmup_s > 0 and odor_sensor().warmup_s == 0
+    a = SensorAlarms(sensor, RULES, start=0.0)
+    q = "nh3_alarm" if kw["driver"] == "gpio-digital" else "nh3_ppm"
+    assert [e for t in range(0, int(sensor.warmup_s), 5) for e in odor(a, 50.0, t, q)] == []
+    assert a.state_at(0) == "warmup"
+    t = sensor.warmup_s
+    assert odor(a, 50.0, t, q) == [] and odor(a, 50.0, t + 20, q)[0].action == "open"
+
+
 def test_digital_mq_output_opens_and_resolves():
-    a = SensorAlarms(odor_sensor(driver="gpio-digital", pin=17), RULES, start=0.0)
+    a = SensorAlarms(odor_sensor(driver="gpio-digital", pin=17, warmup_s=0), RULES, start=0.0)
     assert odor(a, 1.0, 0, "nh3_alarm") == []
     [ev] = odor(a, 1.0, 20, "nh3_alarm")
     assert ev.measurements == {"nh3_alarm": 1.0}

@@ -142,7 +142,8 @@ def test_manager_runs_gpio_sensors_and_opens_odor_high(factory):
     pin = factory.pin(17)
     pin.drive_low()
     cfg = Config.model_validate({
-        "sensors": [{"id": "odor-2", "kind": "odor", "driver": "gpio-digital", "pin": 17, "gas": "nh3", "poll_s": 0.02}],
+        "sensors": [{"id": "odor-2", "kind": "odor", "driver": "gpio-digital", "pin": 17, "gas": "nh3", "poll_s": 0.02,
+                     "warmup_s": 0}],
         "rules": {"odor_high": {"min_duration_s": 0.1}},
     })
     events = []

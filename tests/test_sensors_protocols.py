@@ -38,6 +38,10 @@ def test_ze03_datasheet_vector_co():
     [s] = Ze03Parser().feed(frame)
     assert s.quantity == "co_ppm" and s.value == pytest.approx(3.7)
     assert ze03_frame("co", 3.7, decimals=1, unit=0x03, full_range=5000) == frame
+    # the same frame as some public copies print it, SUM 0x25: fails the formula, so no reading
+    wrong = frame[:8] + b"\x25"
+    p = Ze03Parser()
+    assert p.feed(wrong) == [] and p.stats()["garbled"] == 1
 
 
 def test_ze03_commands_carry_valid_checksums():

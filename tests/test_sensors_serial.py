@@ -147,6 +147,20 @@ def wait_for(pred, timeout_s: float) -> bool:
     return pred()
 
 
+@pytest.mark.parametrize("board_mode", ["a02yy-triggered", "a02yy"])  # JSN-SR04T mode 3, mode 2
+def test_jsn_sr04t_uart_driver_reads_either_uart_mode(line, emulators, board_mode):
+    pair = line()
+    emu = emulators(pair.a, board_mode, lambda t: 1953, period_s=0.05)
+    cfg = config([{"id": "bin-1-level", "kind": "fill", "driver": "jsn-sr04t-uart", "port": str(pair.b),
+                   "empty_mm": 2000, "full_mm": 200, "poll_s": 0.1}])
+    readings = []
+    with SensorManager(cfg, on_reading=readings.append):
+        assert wait_for(lambda: len(readings) >= 3, 3)
+    assert {r.raw for r in readings} == {1953.0}
+    if board_mode == "a02yy-triggered":
+        assert emu.requests >= 3  # it asked with 0x55
+
+
 def test_jsonl_port_shared_by_two_sensors(line, emulators):
     pair = line()
     emu = emulators(pair.a, "jsonl", lambda t: None, auto=False)

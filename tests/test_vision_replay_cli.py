@@ -114,3 +114,17 @@ def test_missing_model_is_a_clear_error(clip, short_rules):
     run = gedge("replay", str(clip), "--config", str(short_rules))
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr and "detector" in run.stderr
+
+
+def test_snapshots_are_written_as_jpegs_and_a_bad_dir_is_a_clear_error(clip, short_rules, tmp_path):
+    snaps = tmp_path / "snaps"
+    run = gedge("replay", str(clip), "--config", str(short_rules), "--truth", str(clip.with_suffix(".truth.json")),
+                "--snapshots", str(snaps))
+    assert run.returncode == 0, run.stderr
+    files = sorted(p.name for p in snaps.iterdir())
+    assert [n.split("-", 1)[1] for n in files] == ["incident_open-floor-1.jpg", "incident_resolved-floor-1.jpg"]
+    assert cv2.imread(str(snaps / files[0])).shape == (480, 640, 3)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = gedge("replay", str(clip), "--config", str(short_rules), "--snapshots", str(blocker / "snaps"))
+    assert run.returncode == 2 and "Traceback" not in run.stderr and "cannot create" in run.stderr

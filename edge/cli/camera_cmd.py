@@ -68,17 +68,20 @@ def grab_frame(cfg, timeout: float | None = None):
     return got[0], None
 
 
-def _write_jpeg(path: str, img, quality: int) -> bool:
+def _write_jpeg(path: str, img, quality: int) -> str | None:
+    """Write `img` as a JPEG; None when done, else why not (one line, no traceback)."""
     import cv2
 
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
-        return False
+        return f"cannot encode {path}"
     out = Path(path)
-    if out.parent and not out.parent.exists():
+    try:
         out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(buf.tobytes())
-    return True
+        out.write_bytes(buf.tobytes())
+    except OSError as e:  # a read-only card, a typo'd directory: say so, exit 1
+        return f"cannot write {path}: {e.strerror or e}"
+    return None
 
 
 def cmd_snapshot(args) -> int:
@@ -94,8 +97,9 @@ def cmd_snapshot(args) -> int:
         from ..vision.zones import ZoneMap
 
         frame = draw_zones(frame.copy(), ZoneMap.from_config(cfg.zones))
-    if not _write_jpeg(args.out, frame, cfg.evidence.jpeg_quality):
-        print(f"gedge camera snapshot: cannot encode {args.out}", file=sys.stderr)
+    why = _write_jpeg(args.out, frame, cfg.evidence.jpeg_quality)
+    if why:
+        print(f"gedge camera snapshot: {why}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"{args.out}: {frame.shape[1]}x{frame.shape[0]} from {cfg.camera.source}")
     return EXIT_OK
@@ -160,8 +164,9 @@ def cmd_zones_show(args) -> int:
             print(f"gedge zones show: no frame from {cfg.camera.source}: {why}", file=sys.stderr)
             return EXIT_FAILURE
     img = draw_zones(frame.copy(), zones)
-    if not _write_jpeg(args.image, img, 90):
-        print(f"gedge zones show: cannot encode {args.image}", file=sys.stderr)
+    why = _write_jpeg(args.image, img, 90)
+    if why:
+        print(f"gedge zones show: {why}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"{args.image}: zones drawn on a {img.shape[1]}x{img.shape[0]} frame", file=sys.stderr)
     return EXIT_OK

@@ -67,7 +67,11 @@ def cmd_replay(args) -> int:
     pipe = VisionPipeline(cfg, detector)
     snap_dir = Path(args.snapshots) if args.snapshots else None
     if snap_dir is not None:
-        snap_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            snap_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # checked before the run, not after minutes of replay
+            print(f"gedge replay: cannot create {snap_dir}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_USAGE
     size = (cfg.camera.width, cfg.camera.height)
     if (clip.width, clip.height) != size and clip.width:
         print(f"gedge replay: note: clip is {clip.width}x{clip.height}, frames are scaled to the configured "
@@ -90,6 +94,9 @@ def cmd_replay(args) -> int:
                     (snap_dir / f"{ev.t:08.2f}-{ev.kind}-{ev.zone}-{ev.place_id}.jpg").write_bytes(ev.snapshot_jpeg)
     except VideoError as e:
         print(f"gedge replay: {e}", file=sys.stderr)
+        status = EXIT_FAILURE
+    except OSError as e:  # a snapshot that cannot be written (disk full): one line, not a traceback
+        print(f"gedge replay: cannot write a snapshot into {snap_dir}: {e.strerror or e}", file=sys.stderr)
         status = EXIT_FAILURE
     if args.stats:
         wall = time.perf_counter() - started

@@ -10,6 +10,7 @@ from .base import Identifier, NonNegSeconds, PosSeconds, Section
 Driver = Literal[
     "a02yy",  # ultrasonic UART auto-output frames FF H L SUM (DYP-A02YY, SEN0311, JSN-SR04T mode 2)
     "a02yy-triggered",  # same frame, sent on request 0x55 (JSN-SR04T mode 3, A02YY controlled)
+    "jsn-sr04t-uart",  # a JSN-SR04T in either UART mode: asks with 0x55, which a mode-2 board ignores
     "ze03",  # Winsen ZE03/ZE07 electrochemical gas module, active upload or Q&A
     "jsonl",  # JSON lines from a microcontroller co-processor
     "gpio-distance",  # HC-SR04 / JSN-SR04T trigger/echo through gpiozero
@@ -17,7 +18,10 @@ Driver = Literal[
     "gpio-digital",  # an MQ module's threshold output
     "sim",  # the simulated room's twin
 ]
-SERIAL_DRIVERS = {"a02yy", "a02yy-triggered", "ze03", "jsonl"}
+SERIAL_DRIVERS = {"a02yy", "a02yy-triggered", "jsn-sr04t-uart", "ze03", "jsonl"}
+DISTANCE_DRIVERS = {"a02yy", "a02yy-triggered", "jsn-sr04t-uart", "gpio-distance"}
+MQ_DRIVERS = {"mcp3008-mq", "gpio-digital"}
+MQ_WARMUP_S = 180.0  # an MQ heater's resistance settles over minutes after power-on; a cold sensor reads as gas
 
 
 class MqCurve(Section):
@@ -44,7 +48,7 @@ class Sensor(Section):
     gas: str | None = None  # odor: nh3 | h2s | co | …; for jsonl/ze03 the reading's name
     poll_s: PosSeconds = 1.0  # triggered/Q&A/GPIO drivers: how often to ask
     timeout_s: PosSeconds = 10.0  # no valid reading this long: sensor_fault
-    warmup_s: NonNegSeconds = 0.0  # MQ heaters: no alarms before this
+    warmup_s: NonNegSeconds | None = None  # no odor alarms this long after start; default: MQ drivers 180 s, others 0
     filters: list[dict[str, Any]] = Field(default_factory=list)  # ESPHome-style filter chain
     # GPIO wiring (BCM numbers)
     trigger_pin: int | None = None
@@ -91,8 +95,10 @@ class Sensor(Section):
             raise ValueError("an odor sensor needs gas (nh3, h2s, ...): its readings are <gas>_ppm")
         if self.kind == "fill" and self.driver in ("ze03", "mcp3008-mq", "gpio-digital"):
             raise ValueError(f"driver {self.driver} measures gas, not distance: use kind odor")
-        if self.kind == "odor" and self.driver in ("a02yy", "a02yy-triggered", "gpio-distance"):
+        if self.kind == "odor" and self.driver in DISTANCE_DRIVERS:
             raise ValueError(f"driver {self.driver} measures distance, not gas: use kind fill")
+        if self.warmup_s is None:
+            self.warmup_s = MQ_WARMUP_S if self.driver in MQ_DRIVERS else 0.0
         return self
 
 

@@ -63,10 +63,13 @@ def make_driver(sensor: Any, stop: threading.Event, clock: Callable[[], float] =
                 pin_factory: Any = None, default_scenario: str | None = None) -> Driver:
     """The hw driver a config Sensor asks for."""
     d = sensor.driver
-    if d in ("a02yy", "a02yy-triggered", "ze03", "jsonl"):
+    if d in ("a02yy", "a02yy-triggered", "jsn-sr04t-uart", "ze03", "jsonl"):
         transport = SerialTransport(sensor.port, sensor.baudrate, backoff_max_s=sensor.reconnect_max_s,
                                     backoff_initial_s=min(0.5, sensor.reconnect_max_s), stop=stop)
-        return SerialDriver(d, transport, poll_s=sensor.poll_s, mode=sensor.mode, gas=sensor.gas,
+        # a JSN-SR04T answers 0x55 in mode 3 and ignores it in mode 2 (auto output): the triggered
+        # protocol reads both, so site staff need not know the board's resistor setting
+        protocol = "a02yy-triggered" if d == "jsn-sr04t-uart" else d
+        return SerialDriver(protocol, transport, poll_s=sensor.poll_s, mode=sensor.mode, gas=sensor.gas,
                             decimals=sensor.decimals, clock=clock)
     if d == "sim":
         quantity = "distance_mm" if sensor.kind == "fill" else f"{sensor.gas}_ppm"
