@@ -5,7 +5,8 @@ Policy (pure; `now` is any monotonic clock in seconds, passed in):
 - `on_while: odor_high`, `hold_s > 0`: on for `hold_s` when odor_high opens (even if it closes
   sooner); while it stays open the relay cycles: `hold_s` on, at least `min_off_s` off, on again.
 - `on_while: manual`: the agent never switches it (only `gedge relay on|off ID`).
-- Once off, it stays off at least `min_off_s` (fan / compressor protection).
+- Once off, it stays off at least `min_off_s` (fan / compressor protection), also across a
+  restart or config reload: the controller starts the lockout from the last recorded switch.
 
 Controller (for the runtime; no threads, fast calls):
     relays = build_relays(config)                 # one RelayController per `actuators` entry
@@ -115,7 +116,7 @@ class RelayController:
     """One actuator: the policy, its relay driver, and the recorded state."""
 
     def __init__(self, actuator, relay: Relay, state_path: Path | None = None,
-                 wall: Callable[[], float] = time.time):
+                 wall: Callable[[], float] = time.time, mono: Callable[[], float] = time.monotonic):
         self.id = actuator.id
         self.actuator = actuator
         self.policy = RelayPolicy.from_config(actuator)
@@ -124,7 +125,22 @@ class RelayController:
         self.switches = 0
         self.reason = "idle"
         self._wall = wall
-        self._record("start")
+        self._record("start", self._carry_min_off(mono()))
+
+    def _carry_min_off(self, now_mono: float) -> float:
+        """A restart or config reload must not cut the minimum off time short: the last switch
+        recorded (by the agent or `gedge relay`) starts the lockout. The relay starts off, so a
+        relay recorded on is off from now. Returns the wall time it is off since."""
+        wall = self._wall()
+        last = read_state(self.state_path) if self.state_path is not None else None
+        if last is None:
+            return wall  # never switched: no lockout
+        try:
+            off_at = wall if last.get("on") else min(wall, float(last["at"]))
+        except (KeyError, TypeError, ValueError):
+            off_at = wall
+        self.policy.off_since = now_mono - (wall - off_at)
+        return off_at
 
     @property
     def is_on(self) -> bool:
@@ -154,10 +170,11 @@ class RelayController:
     def health(self) -> dict[str, Any]:
         return {"id": self.id, "on": self.policy.is_on, "reason": self.reason, "switches": self.switches}
 
-    def _record(self, reason: str) -> None:
+    def _record(self, reason: str, at: float | None = None) -> None:
         if self.state_path is not None:
             write_state(self.state_path, {"id": self.id, "on": self.policy.is_on, "reason": reason,
-                                          "at": self._wall(), "by": "agent", "driver": self.actuator.driver,
+                                          "at": self._wall() if at is None else at, "by": "agent",
+                                          "driver": self.actuator.driver,
                                           "pin": self.actuator.pin})
 
 

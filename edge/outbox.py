@@ -17,7 +17,8 @@ Tables:
 - `incidents`: the newest enqueued revision of every incident (restores the IncidentBook
   after a restart; written in the same transaction as the queue rows).
 - `dead`: permanent failures (4xx other than 408/409/429) with status and response body;
-  `gedge outbox dead` shows them, `retry` puts them back, `purge` deletes them.
+  `gedge outbox dead` shows them, `retry` puts them back, `purge` deletes them. Incidents are
+  kept until purged; dead telemetry only the newest `telemetry_backlog` per destination.
 - `telemetry`: latest-value documents, at most `telemetry_backlog` per destination.
 - `meta`: counters and the last success / error per destination.
 """
@@ -286,6 +287,16 @@ class Outbox:
                 (item.dest, item.kind, item.incident_id, item.rev, item.body, item.created, attempts + 1,
                  status, (response or "")[:RESPONSE_KEEP], now),
             )
+            if item.kind == "telemetry":
+                # latest-value data stays bounded here too: a revoked token must not fill the disk
+                # with a dead telemetry document a minute (incidents are always kept)
+                cur = self._db.execute(
+                    "DELETE FROM dead WHERE dest=? AND kind='telemetry' AND seq NOT IN "
+                    "(SELECT seq FROM dead WHERE dest=? AND kind='telemetry' ORDER BY seq DESC LIMIT ?)",
+                    (item.dest, item.dest, self.telemetry_backlog),
+                )
+                if cur.rowcount > 0:
+                    self._bump(f"dead_telemetry_dropped.{item.dest}", cur.rowcount)
             self._set(f"last_error.{item.dest}", json.dumps({"at": now, "error": f"HTTP {status}: dead-lettered {item.label}"}))
         log.warning("dead-lettered %s for %s: status %s", item.label, item.dest, status)
 
@@ -395,6 +406,7 @@ class Outbox:
                     "dead_letters": d,
                     "telemetry_backlog": t,
                     "delivered_total": int(self._get(f"delivered.{dest}") or 0),
+                    "dead_telemetry_dropped": int(self._get(f"dead_telemetry_dropped.{dest}") or 0),
                     "last_ok": float(last_ok) if last_ok else None,
                     "last_error": json.loads(last_error) if last_error else None,
                 }

@@ -290,8 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
         token = self.server.token
         if token is None:
             return True
-        got = self.headers.get("Authorization", "")
-        return hmac.compare_digest(got.encode(), f"Bearer {token}".encode())
+        scheme, _, got = self.headers.get("Authorization", "").strip().partition(" ")
+        # the scheme is case-insensitive (RFC 7235); the token is compared in constant time
+        return scheme.lower() == "bearer" and hmac.compare_digest(got.strip().encode(), token.encode())
 
     def _fault(self) -> bool:
         fault = self.server.faults.next() if self.server.faults else None

@@ -31,3 +31,12 @@ def test_same_picture_stored_once_and_never_prunes_itself(tmp_path):
     assert store.has(big["sha256"]) and not store.has(a["sha256"])
     with pytest.raises(ValueError):
         store.put(b"GIF89a...")
+
+
+def test_half_written_picture_from_a_crash_is_removed_at_start(tmp_path):
+    folder = tmp_path / "snaps"
+    kept = SnapshotStore(folder, quota_bytes=10_000).put(jpeg(1, 100))
+    (folder / ("ab" * 32 + ".tmp")).write_bytes(b"\xff\xd8half a pictu")  # power cut mid-write
+    store = SnapshotStore(folder, quota_bytes=10_000)  # the next start
+    assert not list(folder.glob("*.tmp"))
+    assert store.get(kept["sha256"]) == jpeg(1, 100)

@@ -166,3 +166,23 @@ def test_prune_history_forgets_only_old_resolved(tmp_path):
     box.delivered(box.pending("http"))
     assert box.prune_history() == 1
     assert len(box.latest_revisions()) == 1 and len(box.open_incidents()) == 1
+
+
+def test_dead_telemetry_is_bounded_but_dead_incidents_are_kept(tmp_path):
+    """A revoked token dead-letters every telemetry document: only the newest few are kept."""
+    box = Outbox(tmp_path / "o.sqlite", telemetry_backlog=3)
+    book = make_book()
+    for i in range(5):
+        box.enqueue_incident(book.open("bin_full", Subject(bin_id=f"b{i}"), {"fill_pct": 95}, T0))
+    for item in box.pending("http"):
+        box.dead_letter(item, 401, "bad token")
+    for n in range(10):
+        box.enqueue_telemetry({"schema": "garbage-edge/telemetry@1", "n": n})
+        box.dead_letter(box.next_telemetry("http"), 401, "bad token")
+    dead = box.dead_letters()
+    assert sum(d["kind"] == "incident" for d in dead) == 5
+    tele = [d for d in dead if d["kind"] == "telemetry"]
+    assert len(tele) == 3 and box.counts()["dead_letters"] == 8
+    assert box.stats()["destinations"]["http"]["dead_telemetry_dropped"] == 7
+    assert box.retry_dead() == 8
+    assert json.loads(box.next_telemetry("http").body)["n"] == 9  # the newest came back

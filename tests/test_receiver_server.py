@@ -41,6 +41,11 @@ def test_token_device_and_document_checks(server):
     assert post(server, d, token=None).status_code == 401
     r = post(server, d, token="wrong")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+    lower = {"Authorization": f"bearer {TOKEN}", "X-Device-Id": "dev-1", "Content-Type": "application/json"}
+    url = f"http://127.0.0.1:{server.port}/api/v1/incidents"
+    r = requests.post(url, data=json.dumps({**d, "rev": 0}), headers=lower, timeout=5)
+    assert r.status_code == 400  # past the token check: the scheme is case-insensitive
+    assert requests.post(url, data=json.dumps(d), headers={**lower, "Authorization": f"Basic {TOKEN}"}, timeout=5).status_code == 401
     assert post(server, d, device=None).status_code == 400
     assert post(server, d, device="someone-else").status_code == 400
     assert post(server, {**d, "rev": 0}).status_code == 400

@@ -74,3 +74,30 @@ def test_flapping_odor_respects_min_off(min_off):
     gaps = [b - a for a, b in zip(switches_on, switches_on[1:])]
     assert all(g >= min_off for g in gaps)
     assert len(switches_on) == (60 if min_off == 0 else 4)
+
+
+def test_min_off_time_holds_across_a_restart(tmp_path):
+    """A restart or config reload (the agent is rebuilt) must not switch the fan straight back on."""
+    from edge.actuators import RelayController
+    from edge.config import Config
+    from hw.actuators import SimRelay
+
+    a = Config.model_validate({"actuators": [{"id": "fan-1", "driver": "sim", "min_off_s": 60}]}).actuators[0]
+    state = tmp_path / "fan-1.json"
+    wall, mono = [1_000_000.0], [500.0]
+    make = lambda: RelayController(a, SimRelay(), state, wall=lambda: wall[0], mono=lambda: mono[0])  # noqa: E731
+    first = make()  # nothing recorded yet: no lockout
+    assert first.update(mono[0], True) is True
+    wall[0] += 10
+    mono[0] += 10
+    first.close()  # the agent stops with odor_high still open: the relay goes off now
+    wall[0] += 5
+    mono[0] = 7.0  # a new process: another monotonic clock
+    second = make()
+    assert second.update(mono[0], True) is False and second.reason == "min_off"
+    assert second.update(mono[0] + 54.9, True) is False
+    assert second.update(mono[0] + 55.0, True) is True  # 60 s after the switch-off, not after the restart
+    second.close()
+    wall[0] += 1000
+    third = make()  # off long ago: no lockout
+    assert third.update(0.0, True) is True

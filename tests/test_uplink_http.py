@@ -131,6 +131,23 @@ def test_scripted_faults_end_delivered_or_dead_lettered(receiver, tmp_path):
     assert elapsed < 10
 
 
+def test_dead_letter_ends_the_backoff_streak(receiver, tmp_path):
+    """A 4xx answer means the link works: the next failure backs off from the start again."""
+    receiver.faults = FaultPlan(["500", "500", "500", "500", "401", "500"])
+    box = Outbox(tmp_path / "o.sqlite")
+    up = Uplink(box, [transport(receiver.port)], lambda: RetrySchedule(0.1, 10.0, jitter=0.0))
+    b = book()
+    box.enqueue_many([b.open("bin_full", Subject(bin_id=f"b{i}"), {"fill_pct": 91.0}, time.time()) for i in range(3)])
+    up.start()
+    wait_until(lambda: box.counts()["pending"] == 0, 20, what="outbox drained")
+    up.stop()
+    times = [t for t, _, _, _ in receiver.log]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps[3] >= 0.75  # 0.1 s doubling: the fourth retry waited 0.8 s
+    # after the 401 the next request goes at once, and the 500 after it waits 0.1 s, not 1.6 s
+    assert gaps[5] < 0.6, gaps
+
+
 def test_random_faults_via_receiver_cli(tmp_path):
     """`gedge receiver --faults … --fault-rate`: many revisions, every one delivered or dead-lettered."""
     port = free_port()

@@ -206,3 +206,16 @@ def test_reconfigure_keeps_cooldowns():
     p.reconfigure(config(cooldown_s=60, lang="en"))
     assert p.evaluate("bin_full", "bin-1", None, at("10:00", seconds=5)).reason == "cooldown"
     assert p.decide("bin_full", "bin-2", None, at("10:00", seconds=5)).lang == "en"
+
+
+def test_memory_carries_cooldowns_and_counts_into_a_rebuilt_policy():
+    """A config reload rebuilds the agent: the new policy must not repeat what the room just heard."""
+    old = VoicePolicy(config(cooldown_s=60, max_per_incident=1))
+    assert old.decide("bag_on_floor", "floor", "bag:floor:1", at("10:00")) is not None
+    fresh = VoicePolicy(config(cooldown_s=60, max_per_incident=1))
+    assert fresh.evaluate("bag_on_floor", "floor", "bag:floor:1", at("10:00", seconds=5)).reason == "play"
+    rebuilt = VoicePolicy(config(cooldown_s=60, max_per_incident=1))
+    rebuilt.recall(old.memory())
+    assert rebuilt.evaluate("bag_on_floor", "floor", "bag:floor:1", at("10:00", seconds=5)).reason == "cooldown"
+    assert rebuilt.evaluate("bag_on_floor", "floor", "bag:floor:1", at("10:05")).reason == "max_per_incident"
+    assert rebuilt.reminders_for("bag:floor:1") == 1

@@ -28,6 +28,10 @@ class SnapshotStore:
         self.folder = Path(folder)
         self.quota_bytes = int(quota_bytes)
         self.folder.mkdir(parents=True, exist_ok=True)
+        # half-written pictures from a crash or power cut (renamed into place only when complete):
+        # the quota counts only *.jpg, so without this they would stay for good
+        for tmp in self.folder.glob("*.tmp"):
+            tmp.unlink(missing_ok=True)
         self.last_pruned: list[str] = []
         self._lock = threading.Lock()
 

@@ -223,6 +223,7 @@ class Uplink:
                 self.outbox.delivered(done)
                 done = []
                 if outcome.kind == "dead":
+                    lane.attempt = 0  # the platform answered: the link works, the next outage backs off afresh
                     lane.last_error, lane.last_error_at = f"{item.label}: HTTP {outcome.status} (dead letter)", time.time()
                     self.outbox.dead_letter(item, outcome.status, outcome.detail)
                     continue

@@ -25,7 +25,9 @@ manages to play it: a reminder is never repeated because the sound card failed.
 
 Which event speaks which prompt (for the runtime): bag_outside_bin reminder due → bag_on_floor
 (zone: the floor, incident id: the track/incident); bin_full opened → bin_full (zone: the bin id);
-odor_high opened → odor_ventilation; a reminded bag put away → thank_you.
+odor_high opened → odor_ventilation. `thank_you` and `sort_guide` are in the catalogue for
+`gedge speak` and sites; the runtime does not speak them by itself (no event says a reminded
+bag was put away).
 """
 from __future__ import annotations
 
@@ -155,6 +157,15 @@ class VoicePolicy:
         req = PlayRequest(prompt=prompt, text=text, lang=lang, voice=self.cfg.voice_for(lang), rate=self.cfg.rate,
                           volume=self.volume_at(now), zone=zone, incident_id=incident_id, due_at=epoch)
         return Decision(req, "play")
+
+    def memory(self) -> dict:
+        """What was said when: carried into the policy of a rebuilt agent (config reload), so
+        a reload never repeats a reminder the room just heard."""
+        return {"last": dict(self._last), "counts": OrderedDict(self._counts)}
+
+    def recall(self, memory: dict) -> None:
+        self._last.update(memory.get("last", {}))
+        self._counts.update(memory.get("counts", {}))
 
     def incident_closed(self, incident_id: str) -> None:
         self._counts.pop(incident_id, None)
