@@ -5,7 +5,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= ultralytics,mqtt,gpio,dev
-DEB_PACKAGES := espeak-ng alsa-utils socat mosquitto ffmpeg sox
+# python3-venv: Debian ships `python3 -m venv` apart; systemd: `systemd-analyze verify` of the unit (containers often lack it)
+DEB_PACKAGES := python3-venv espeak-ng alsa-utils socat mosquitto ffmpeg sox systemd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= demo-out
 

@@ -25,6 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from edge.config.edit import edited_text  # noqa: E402
 
+READY_GOAL_S = 5.0
+RSS_GOAL_MB = 250.0
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -114,9 +117,16 @@ def main() -> int:
               f"peak RSS {r['rss_peak_mb']:.0f} MB", flush=True)
     ready = [r["ready_s"] for r in results if r["ready_s"] is not None]
     steady = [r["rss_steady_mb"] for r in results if r["rss_steady_mb"]]
+    if not ready or not steady:
+        print("the agent never became READY or never ran", file=sys.stderr)
+        return 1
     print(f"start to READY: median {statistics.median(ready):.2f} s (goal <= 5 s, ratio {statistics.median(ready) / 5:.2f})")
     print(f"steady-state RSS: median {statistics.median(steady):.0f} MB (goal <= 250 MB, "
           f"ratio {statistics.median(steady) / 250:.2f})")
+    # `make bench` stops on a missed goal, not only on a crash
+    if len(ready) < len(results) or statistics.median(ready) > READY_GOAL_S or statistics.median(steady) > RSS_GOAL_MB:
+        print("goal missed", file=sys.stderr)
+        return 1
     return 0
 
 

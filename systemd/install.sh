@@ -23,6 +23,8 @@ id "$SERVICE_USER" >/dev/null 2>&1 || useradd --system --home-dir /var/lib/garba
 python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --upgrade pip
 "$PREFIX/venv/bin/pip" install -q ".[${EXTRAS}]"
+# on root's PATH (sudo's secure_path has /usr/local/bin), so `sudo gedge …` works as the docs say
+ln -sf "$PREFIX/venv/bin/gedge" /usr/local/bin/gedge
 
 install -d -m 755 "$CONF_DIR" "$CONF_DIR/credentials"
 chmod 700 "$CONF_DIR/credentials"
@@ -42,4 +44,4 @@ install -m 644 systemd/garbage-edge.service /etc/systemd/system/garbage-edge.ser
 "$PREFIX/venv/bin/gedge" config validate "$CONF_DIR/config.yaml"
 systemctl daemon-reload
 systemctl enable garbage-edge.service
-echo "installed. Check with: $PREFIX/venv/bin/gedge doctor --config $CONF_DIR/config.yaml; start with: systemctl start garbage-edge"
+echo "installed. Check with: sudo gedge doctor; start with: sudo systemctl start garbage-edge"

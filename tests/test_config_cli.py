@@ -148,3 +148,46 @@ def test_usage_errors_exit_2(capsys):
 def test_shell_completion_script(capsys):
     code, out, _ = run(capsys, "completion", "bash")
     assert code == 0 and "complete" in out and "gedge" in out
+
+
+def test_every_leaf_command_takes_config_and_help():
+    """`--config PATH` and `--help` on every command, down to `gedge config set` and `gedge relay on`."""
+    import argparse
+
+    def leaves(parser, path):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield " ".join(path), {o for a in parser._actions for o in a.option_strings}
+        for action in subs:
+            for name, sub in action.choices.items():
+                yield from leaves(sub, path + [name])
+
+    found = dict(leaves(build_parser(), ["gedge"]))
+    assert "gedge config set" in found and len(found) > 20
+    missing = [cmd for cmd, opts in found.items() if not {"--config", "-h", "--help"} <= opts]
+    assert missing == []
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    """`gedge config schema | head`: the reader leaving early ends the command quietly."""
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "config", "schema"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command has written anything: every write fails with EPIPE
+    err = proc.stderr.read().decode()
+    assert proc.wait(30) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_a_file_that_cannot_be_written_is_one_line_and_exit_1(config_file, capsys, monkeypatch):
+    """Not root on /etc/garbage-edge: a clear line, no traceback, the file as it was."""
+    from edge.config import edit
+
+    def refuse(*_args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(edit, "atomic_write", refuse)
+    before = _sha(config_file)
+    code, _, err = run(capsys, "--config", str(config_file), "config", "set", "camera.fps", "5")
+    assert code == 1 and err.strip() == f"{config_file}: cannot write: Permission denied (run with sudo?)"
+    assert run(capsys, "--config", str(config_file), "config", "unset", "camera.fps")[0] == 1
+    assert _sha(config_file) == before

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 
@@ -132,3 +133,32 @@ def test_validate_exit_code_through_the_console_script(tmp_path, default_config_
     run = subprocess.run([sys.executable, "-m", "edge", "config", "validate", str(path)], capture_output=True, text=True)
     assert run.returncode == 2
     assert "camera.fps" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_default_config_mentions_every_key(default_config_text):
+    """config/default.yaml holds every key: as a setting, or (driver-specific sensor keys) in a commented example."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from edge.config.schema import Config
+
+    text = default_config_text
+    fields: set[tuple[str, str]] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        for name, info in model.model_fields.items():
+            if (model.__name__, name) in fields:
+                continue
+            fields.add((model.__name__, name))
+            stack = [info.annotation]
+            while stack:
+                t = stack.pop()
+                if isinstance(t, type) and issubclass(t, BaseModel):
+                    walk(t)
+                stack.extend(typing.get_args(t))
+
+    walk(Config)
+    assert len(fields) > 100
+    missing = sorted(f"{m}.{n}" for m, n in fields if not re.search(rf"\b{n}\s*:", text))
+    assert missing == []

@@ -160,14 +160,20 @@ def test_telemetry_reaches_the_platform(tmp_path, receiver):
         doc = store.telemetry()[0]["doc"] if "doc" in store.telemetry()[0] else store.telemetry()[0]
         assert doc["schema"] == "garbage-edge/telemetry@1" and doc["device_id"] == "routing-room"
         assert {"camera", "outbox_pending", "dead_letters", "disk_free_mb"} <= set(doc["health"])
+        # the voice worker's failure counters reach the platform, not only the local log
+        assert {"played", "failed", "killed", "render_failed", "stale"} <= set(doc["health"]["voice"])
     finally:
         agent.stop()
 
 
 class FakeAgent:
-    def __init__(self, cfg):
+    def __init__(self, cfg, voice_memory=None):
         self.cfg = cfg
         self.stopped = False
+        self.voice_memory_in = voice_memory
+
+    def voice_memory(self):
+        return {"last": {("floor", "bag_on_floor"): id(self)}, "counts": {}}
 
     def summary(self):
         return "fake"
@@ -188,7 +194,7 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(tmp_path):
     built = []
 
     def factory(cfg, base_dir, **kw):
-        built.append(FakeAgent(cfg))
+        built.append(FakeAgent(cfg, kw.get("voice_memory")))
         return built[-1]
 
     service = Service(path, agent_factory=factory)
@@ -201,6 +207,8 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(tmp_path):
     path.write_text(edited_text(_config_text(tmp_path, 9), "camera.fps", 5))
     assert service.reload() is True
     assert len(built) == 2 and built[0].stopped and built[1].cfg.camera.fps == 5
+    # what the old agent said rides into the new one (no repeated reminder after a reload)
+    assert built[0].voice_memory_in is None and built[1].voice_memory_in == built[0].voice_memory()
     service.request_stop()
     runner.join(5)
     assert not runner.is_alive() and built[1].stopped

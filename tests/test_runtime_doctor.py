@@ -73,3 +73,38 @@ def test_missing_model_and_unreachable_platform_fail(tmp_path, capsys):
     assert code == 1
     assert checks["detector"]["status"] == "fail" and "not found" in checks["detector"]["detail"]
     assert checks["platform"]["status"] == "fail" and "unreachable" in checks["platform"]["detail"]
+
+
+def test_the_token_credential_is_found_where_the_unit_loads_it(tmp_path, receiver, capsys, monkeypatch):
+    """`sudo gedge doctor` runs outside the unit: the credential is read where LoadCredential= takes it from."""
+    from edge.runtime import doctor
+
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "platform-token").write_text("right\n")
+    monkeypatch.setattr(doctor, "SYSTEM_CREDENTIALS_DIR", creds)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", "")  # restored (unset) after the test
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    config = _config(tmp_path, receiver, **{"uplink.http.token_file": None,
+                                           "uplink.http.token_credential": "platform-token"})
+    code = main(["--config", str(config), "doctor", "--json", "--only", "platform"])
+    checks = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert code == 0, checks
+    assert checks["platform token"]["status"] == "ok" and checks["platform"]["status"] == "ok"
+
+
+def test_no_frame_and_no_sensor_reading_fail(tmp_path, capsys):
+    config = _config(tmp_path, 9, **{
+        "camera.source": str(tmp_path / "no-such-clip.mp4"),
+        "camera.stall_timeout_s": 1,
+        "sensors[0].driver": "a02yy",
+        "sensors[0].port": str(tmp_path / "no-such-tty"),
+        "sensors[0].timeout_s": 1,
+        "sensors[1].timeout_s": 1,
+    })
+    code = main(["--config", str(config), "doctor", "--json", "--only", "camera", "--only", "sensors"])
+    checks = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert code == 1
+    assert checks["camera"]["status"] == "fail", checks["camera"]
+    assert checks["sensor bin-1-level"]["status"] == "fail" and "no-such-tty" in checks["sensor bin-1-level"]["detail"]
+    assert checks["sensor odor-1"]["status"] == "ok", "a working sensor still passes beside a broken one"

@@ -134,12 +134,20 @@ def _target(args) -> Path:
     return source.path
 
 
+def _write_failed(path: Path, err: OSError) -> int:
+    # e.g. not root on /etc/garbage-edge: one line, not a traceback; the file is as it was
+    print(f"{path}: cannot write: {err.strerror or err} (run with sudo?)", file=sys.stderr)
+    return EXIT_FAILURE
+
+
 def cmd_set(args) -> int:
     try:
         path = _target(args)
         set_key(path, args.key, parse_value(args.value))
     except ConfigError as e:
         return print_problems(e)
+    except OSError as e:
+        return _write_failed(path, e)
     print(f"{path}: {args.key} = {args.value}")
     return EXIT_OK
 
@@ -150,6 +158,8 @@ def cmd_unset(args) -> int:
         unset_key(path, args.key)
     except ConfigError as e:
         return print_problems(e)
+    except OSError as e:
+        return _write_failed(path, e)
     print(f"{path}: {args.key} removed (its default applies)")
     return EXIT_OK
 
@@ -227,6 +237,8 @@ def cmd_restore(args) -> int:
         chosen = restore_backup(path, args.n)
     except ConfigError as e:
         return print_problems(e)
+    except OSError as e:
+        return _write_failed(path, e)
     print(f"{path}: restored from {chosen}")
     return EXIT_OK
 

@@ -44,18 +44,22 @@ class _Counters:
     events: int = 0
 
 
+# what the voice worker counts that the platform sees in telemetry (docs/voice.md lists them)
+VOICE_HEALTH = ("played", "failed", "dropped", "stale", "killed", "render_failed", "last_error")
+
 class Agent:
     """Build with a validated Config; `start()`, then `tick()` periodically, `stop()` at the end."""
 
     def __init__(self, cfg: Config, base_dir: Path | None = None, *, allow_missing_token: bool = False,
                  listener: Listener | None = None, seed: int = 0, detector: Any = None,
-                 on_delivered: Callable[[Any, Any], None] | None = None):
+                 on_delivered: Callable[[Any, Any], None] | None = None, voice_memory: dict | None = None):
         self.cfg = cfg
         self.base_dir = base_dir
         self.allow_missing_token = allow_missing_token
         self.listener = listener
         self.seed = seed
         self._detector = detector
+        self._voice_memory = voice_memory  # from the agent this one replaces (reload)
         self._on_delivered = on_delivered
         self._events: queue.Queue = queue.Queue(maxsize=EVENT_QUEUE_SIZE)
         self._stop = threading.Event()
@@ -131,6 +135,8 @@ class Agent:
                         "latency_ms": round(latency_s * 1000, 1)})
 
         self.voice = build_voice(self.cfg, on_started=started)
+        if self._voice_memory:
+            self.voice.policy.recall(self._voice_memory)
         self.voice.worker.start()
         self.voice.worker.prerender(self.voice.policy.render_jobs())
 
@@ -397,7 +403,7 @@ class Agent:
             "uptime_s": round(time.monotonic() - self.counters.started_at),
             "camera": self._camera_status,
             "sensors": {sid: s.get("state", "unknown") for sid, s in sensors.items()},
-            "voice": {k: voice.get(k) for k in ("played", "failed", "dropped", "last_error") if k in voice},
+            "voice": {k: voice.get(k) for k in VOICE_HEALTH if k in voice},
             "relays": {r.id: r.is_on for r in self.relays},
             "open_incidents": self._open_count,
             "dropped_events": self.counters.dropped_events,
@@ -408,6 +414,10 @@ class Agent:
     def telemetry_document(self) -> dict[str, Any]:
         return build_telemetry(self.cfg.device.id, self.cfg.device.timezone, time.time(), self.readings(), self.health(),
                                self.outbox.counts())
+
+    def voice_memory(self) -> dict | None:
+        """The voice policy's memory of what was said, for the agent that replaces this one."""
+        return self.voice.policy.memory() if self.voice is not None else None
 
     def summary(self) -> str:
         """One short line for systemd's STATUS=."""

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 CLOCK_SKEW_MAX_S = 60.0
+# Where systemd/install.sh keeps the credentials the unit hands the agent (LoadCredential=).
+# Doctor runs outside the unit, without $CREDENTIALS_DIRECTORY, so it reads them from here.
+SYSTEM_CREDENTIALS_DIR = Path("/etc/garbage-edge/credentials")
 
 
 @dataclass
@@ -151,7 +154,14 @@ def check_audio(cfg) -> list[Check]:
     return out
 
 
+def _use_system_credentials() -> None:
+    """Outside systemd, find credentials where the unit's LoadCredential= takes them from."""
+    if not os.environ.get("CREDENTIALS_DIRECTORY") and SYSTEM_CREDENTIALS_DIR.is_dir():
+        os.environ["CREDENTIALS_DIRECTORY"] = str(SYSTEM_CREDENTIALS_DIR)
+
+
 def check_platform(cfg, base_dir: Path | None) -> list[Check]:
+    _use_system_credentials()
     out = []
     if cfg.uplink.http.enabled:
         out.extend(_guard("platform", lambda: _check_http(cfg, base_dir)))

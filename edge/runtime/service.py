@@ -72,9 +72,10 @@ class Service:
         self._last_watchdog = 0.0
         self._stale_logged: tuple[str, ...] = ()
 
-    def _build(self, cfg) -> Agent:
+    def _build(self, cfg, voice_memory: dict | None = None) -> Agent:
         return self.agent_factory(cfg, self.config_path.parent, allow_missing_token=self.allow_missing_token,
-                                  listener=self.listener, seed=self.seed, on_delivered=self.on_delivered)
+                                  listener=self.listener, seed=self.seed, on_delivered=self.on_delivered,
+                                  voice_memory=voice_memory)
 
     def request_stop(self, *_args) -> None:
         self._stop.set()
@@ -143,10 +144,11 @@ class Service:
         log.info("reloading the config from %s", self.config_path)
         old = self.agent
         old.stop()
+        memory = old.voice_memory()  # read after stop: no thread is deciding any more
         try:
-            self.agent = self._build(cfg)
+            self.agent = self._build(cfg, memory)
         except StartError as e:
             log.error("the new config cannot start (%s); going back to the previous one", e)
-            self.agent = self._build(old.cfg)
+            self.agent = self._build(old.cfg, memory)
         self.notifier.ready(self.agent.summary())
         return True

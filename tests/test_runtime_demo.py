@@ -1,0 +1,43 @@
+"""`gedge demo --out DIR`, the README's first command: the whole scenario happens and DIR holds
+the evidence JPEGs, the WAVs that were played and the receiver's database."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.receiver import ReceiverStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed"),
+    pytest.mark.skipif(not (ROOT / "models" / "garbage-yolo.onnx").exists(),
+                       reason="the shipped model models/garbage-yolo.onnx is missing"),
+]
+
+
+def test_demo_runs_the_scenario_and_leaves_its_evidence(tmp_path):
+    out = tmp_path / "demo-out"
+    run = subprocess.run([sys.executable, "-m", "edge", "demo", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "demo complete" in run.stdout
+    assert "What reached the platform" in run.stdout, "the summary table"
+    for seen in ("speaker  bag_on_floor", "incident bag_outside_bin", "relay    fan-1 ON", "platform accepted"):
+        assert seen in run.stdout, f"printed as it happens: {seen!r}"
+
+    jpegs = list((out / "evidence").glob("*.jpg"))
+    assert jpegs and all(p.read_bytes()[:2] == b"\xff\xd8" for p in jpegs)
+    wavs = list((out / "voice").glob("*.wav"))
+    assert wavs and all(p.read_bytes()[:4] == b"RIFF" for p in wavs)
+    store = ReceiverStore(out / "receiver.db")
+    try:
+        types = {i["doc"]["type"] for i in store.incidents()}
+    finally:
+        store.close()
+    assert {"bag_outside_bin", "bin_full", "bin_emptied", "odor_high"} <= types
