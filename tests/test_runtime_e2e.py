@@ -221,11 +221,12 @@ def test_watchdog_stops_when_the_camera_loop_is_wedged(room):
         ready = notify.times("READY=1")[0]
         wait_until(lambda: [t for t in notify.times("WATCHDOG=1") if t > ready], 10, what="a first WATCHDOG=1")
         # the simulated driver hangs at 4 s; the loop counts as dead after the liveness window
-        time.sleep(4 + 2 * 10 + 4)
-        pings = notify.times("WATCHDOG=1")
-        assert pings, "pinged while alive"
-        silent_for = time.monotonic() - pings[-1]
-        assert silent_for > 3, "WATCHDOG=1 must stop while the camera loop is wedged"
+        # (20 s): pings must stop then. Waited for, not slept: a loaded machine plays the clip late.
+        def silent():
+            pings = notify.times("WATCHDOG=1")
+            return time.monotonic() - pings[-1] > 3
+
+        wait_until(silent, 4 + 2 * 10 + 20, 0.2, "WATCHDOG=1 to stop while the camera loop is wedged")
         assert any("camera" in m for _, m in notify.messages if m.startswith("STATUS=")), "STATUS says why"
         assert agent.poll() is None
         agent.send_signal(signal.SIGTERM)
