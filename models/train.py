@@ -40,16 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         YOLO(args.resume).train(resume=True)
         return 0
-    model = YOLO(args.weights) if args.weights else YOLO(args.model)
+    model = YOLO(args.model)
     extra = {"time": args.hours} if args.hours else {}
     model.train(
         data=args.data, imgsz=args.imgsz, epochs=args.epochs, batch=args.batch, workers=args.workers,
         device=args.device, project=str(Path(args.project).resolve()), name=args.name, exist_ok=True,
-        pretrained=False, amp=False, plots=False, patience=1000, cache="ram",
+        # a path makes ultralytics copy those weights into the model; False trains from scratch
+        pretrained=args.weights or False, amp=False, plots=False, patience=1000, cache="ram",
         # augmentations: the real photos are few, so lean on them
         mosaic=1.0, close_mosaic=3, hsv_h=0.02, hsv_s=0.6, hsv_v=0.45, fliplr=0.5, flipud=0.0,
         degrees=5.0, translate=0.1, scale=0.5, shear=2.0, perspective=0.0005, mixup=0.05,
-        warmup_epochs=2, cos_lr=False, lr0=0.01, **extra,
+        warmup_epochs=0 if args.weights else 2, cos_lr=False, lr0=0.01, **extra,
     )
     return 0
 
