@@ -41,3 +41,19 @@ def test_demo_runs_the_scenario_and_leaves_its_evidence(tmp_path):
     finally:
         store.close()
     assert {"bag_outside_bin", "bin_full", "bin_emptied", "odor_high"} <= types
+
+
+def test_an_agent_that_cannot_start_is_one_clear_line(tmp_path, monkeypatch):
+    from edge.config.edit import edited_text
+    from edge.runtime import demo
+
+    from edge.runtime.service import Service
+
+    monkeypatch.setattr(Service, "install_signal_handlers", lambda self: None)  # keep pytest's own
+    plain = demo.demo_config_text
+    monkeypatch.setattr(demo, "demo_config_text",
+                        lambda *a: edited_text(plain(*a), "vision.model", str(tmp_path / "no-such-model.onnx")))
+    lines: list[str] = []
+    code = demo.run_demo(tmp_path / "out", write=lines.append, duration_s=5)
+    assert code == 2, lines
+    assert lines[-1].startswith("demo cannot start the agent:") and "no-such-model.onnx" in lines[-1]

@@ -215,7 +215,7 @@ def _summary(store, printer: DemoPrinter, files, out: Path, write) -> list[str]:
 def run_demo(out: Path, write: Callable[[str], None] = print, duration_s: float | None = None) -> int:
     from hw.sim import load_scenario
 
-    from .service import Service
+    from .service import Service, StartError
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -251,9 +251,15 @@ def run_demo(out: Path, write: Callable[[str], None] = print, duration_s: float 
     try:
         service.install_signal_handlers()
         printer.timeline.t0 = time.monotonic()
-        service_thread_result: list[int] = []
-        runner = threading.Thread(target=lambda: service_thread_result.append(service.run(duration_s=duration)),
-                                  name="demo-agent", daemon=True)
+        start_failed: list[StartError] = []
+
+        def run_agent() -> None:
+            try:
+                service.run(duration_s=duration)
+            except StartError as e:  # a missing model, a port in use: one line, not a thread traceback
+                start_failed.append(e)
+
+        runner = threading.Thread(target=run_agent, name="demo-agent", daemon=True)
         runner.start()
         while runner.is_alive():
             runner.join(0.2)
@@ -263,6 +269,11 @@ def run_demo(out: Path, write: Callable[[str], None] = print, duration_s: float 
         service.request_stop()
     finally:
         sensors.close()
+    if start_failed:
+        server.shutdown()
+        store.close()
+        write(f"demo cannot start the agent: {start_failed[0]}")
+        return start_failed[0].exit_code
     time.sleep(0.3)  # last deliveries settle in the receiver
     files = _export(out, store, printer, renderer)
     missing = _summary(store, printer, files, out, write)
