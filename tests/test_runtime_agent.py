@@ -166,6 +166,21 @@ def test_telemetry_reaches_the_platform(tmp_path, receiver):
         agent.stop()
 
 
+def test_health_carries_each_sensors_error_counters(tmp_path):
+    cfg, _ = validate_text(_config_text(tmp_path, 9), "config.yaml", tmp_path)
+    agent = Agent(cfg, tmp_path, detector=NoDetector())
+
+    class Sensors:
+        def snapshot(self):
+            return {"bin-1-level": {"state": "ok", "stats": {"frames": 90, "garbled": 3, "skipped_bytes": 7,
+                                                             "reconnects": 1, "losses": 1, "samples": 88}}}
+
+    agent.sensors = Sensors()
+    h = agent.health()
+    assert h["sensors"] == {"bin-1-level": "ok"}
+    assert h["sensor_counters"] == {"bin-1-level": {"garbled": 3, "reconnects": 1, "losses": 1}}
+
+
 class FakeAgent:
     def __init__(self, cfg, voice_memory=None):
         self.cfg = cfg

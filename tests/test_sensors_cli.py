@@ -67,6 +67,8 @@ def test_read_once_json_through_the_console_script(sim_config):
     assert {k: fill[k] for k in ("kind", "raw", "value", "unit", "state")} == {
         "kind": "fill", "raw": 700.0, "value": 50.0, "unit": "%", "state": "ok"}
     assert rows["odor-1"]["unit"] == "ppm" and rows["odor-1"]["value"] == 1.0
+    # the counters go to stderr: stdout stays one JSON reading per line
+    assert "# bin-1-level: " in proc.stderr and "frames" in proc.stderr
 
 
 def test_read_seconds_streams_and_stops(sim_config, capsys):

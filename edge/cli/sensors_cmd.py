@@ -141,10 +141,11 @@ def cmd_read(args) -> int:
     finally:
         snap = mgr.snapshot()
         mgr.stop()
-    if not args.json:  # counters help find a bad cable: garbled frames, reconnects
-        for sid, info in snap.items():
-            counters = ", ".join(f"{k} {v}" for k, v in info["stats"].items())
-            print(f"# {sid}: {info['state']}, driver {info['status']}; {counters}")
+    # counters help find a bad cable (garbled frames, reconnects); with --json on stderr, so
+    # stdout stays one reading per line
+    for sid, info in snap.items():
+        counters = ", ".join(f"{k} {v}" for k, v in info["stats"].items())
+        print(f"# {sid}: {info['state']}, driver {info['status']}; {counters}", file=sys.stderr if args.json else sys.stdout)
     if args.once and pending:
         for sid in sorted(pending):
             print(f"{sid}: no reading ({snap.get(sid, {}).get('status', 'unknown')})", file=sys.stderr)

@@ -44,7 +44,8 @@ class _Counters:
     events: int = 0
 
 
-# what the voice worker counts that the platform sees in telemetry (docs/voice.md lists them)
+# what the sensor drivers and the voice worker count that the platform sees in telemetry
+SENSOR_COUNTERS = ("garbled", "reconnects", "losses", "errors")
 VOICE_HEALTH = ("played", "failed", "dropped", "stale", "killed", "render_failed", "last_error")
 
 class Agent:
@@ -403,6 +404,9 @@ class Agent:
             "uptime_s": round(time.monotonic() - self.counters.started_at),
             "camera": self._camera_status,
             "sensors": {sid: s.get("state", "unknown") for sid, s in sensors.items()},
+            # a bad cable shows as garbled frames and reconnects long before a sensor_fault
+            "sensor_counters": {sid: {k: v for k, v in s.get("stats", {}).items() if k in SENSOR_COUNTERS}
+                                for sid, s in sensors.items()},
             "voice": {k: voice.get(k) for k in VOICE_HEALTH if k in voice},
             "relays": {r.id: r.is_on for r in self.relays},
             "open_incidents": self._open_count,
