@@ -193,7 +193,7 @@ def test_full_queue_drops_and_say_never_blocks(tmp_path, worker_factory):
     assert player.started.wait(5)  # the worker is busy playing
     t0 = time.perf_counter()
     results = [w.say(request(zone=str(i))) for i in range(1, 6)]
-    assert time.perf_counter() - t0 < 0.05
+    assert time.perf_counter() - t0 < 0.5  # blocking would mean waiting on the stuck player for good
     assert results == [True, True, False, False, False]
     assert w.health()["dropped"] == 3 and w.health()["queued"] == 2
     player.release.set()
