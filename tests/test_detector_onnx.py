@@ -1,6 +1,7 @@
 """The onnx detector backend: no torch, letterbox/decode/NMS, clear model errors, the shipped model."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -144,3 +145,36 @@ def _iou(a, b):
 def test_letterbox_to_stride_pads_only_the_short_side():
     out, r, (px, py) = letterbox(np.zeros((480, 640, 3), np.uint8), 320, stride=32)
     assert out.shape == (256, 320, 3) and (px, py) == (0.0, 8.0)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ultralytics") is None, reason="the ultralytics extra is not installed")
+def test_ultralytics_backend_with_a_broken_exported_file_is_a_clear_error(tmp_path):
+    junk = tmp_path / "junk.onnx"  # ultralytics loads an exported file lazily: the error must still come at start
+    junk.write_bytes(b"this is not an onnx model" * 100)
+    with pytest.raises(ModelError, match="ultralytics cannot load model"):
+        load_detector("ultralytics", junk)
+
+
+def test_cli_bench_with_a_missing_model_says_so_without_traceback(tmp_path):
+    run = _gedge("bench", "--model", str(tmp_path / "missing.onnx"), "--imgsz", "320", "--runs", "1",
+                 "--backends", "onnx")
+    assert run.returncode != 0 and "model file not found" in run.stderr and "Traceback" not in run.stderr
+
+
+@needs_model
+def test_cli_detect_bad_pictures_and_draw_folder(tmp_path):
+    from hw.sim import SimRoom
+
+    frame, _ = SimRoom("bag_dropped_outside").render(30.0)
+    for sub in ("a", "b"):  # same file name in two folders: both drawings are kept
+        (tmp_path / sub).mkdir()
+        cv2.imwrite(str(tmp_path / sub / "room.jpg"), frame)
+    (tmp_path / "notes.jpg").write_text("not a picture")
+    run = _gedge("detect", str(tmp_path / "a" / "room.jpg"), str(tmp_path / "b" / "room.jpg"),
+                 str(tmp_path / "notes.jpg"), str(tmp_path / "gone.jpg"), "--draw", str(tmp_path / "drawn"))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "notes.jpg (not an image" in run.stderr and "gone.jpg (no such file)" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 2  # no OpenCV warning lines
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["room-2.jpg", "room.jpg"]
+    blocked = _gedge("detect", str(tmp_path / "a" / "room.jpg"), "--draw", str(tmp_path / "notes.jpg"))
+    assert blocked.returncode == 2 and "--draw" in blocked.stderr and "Traceback" not in blocked.stderr

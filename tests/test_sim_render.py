@@ -111,6 +111,7 @@ def test_cli_render_writes_video_and_truth(tmp_path):
     assert run.returncode == 0, run.stderr
     truth = json.loads((tmp_path / "clip.truth.json").read_text())
     assert truth["expected_incidents"][0]["open_s"] == 66.0 and truth["expected_incidents"][0]["resolve_s"] == 112.0
+    assert truth["expected_incidents"][0]["place"] == [272.5, 202.5]  # clip pixels, like the boxes and zones
     assert len(truth["frames"]) == 150 and truth["size"] == [320, 240]
     cap = cv2.VideoCapture(str(out))
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -136,3 +137,43 @@ def test_cli_lists_scenarios():
     assert run.returncode == 0
     rows = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(rows) >= 8 and {"name", "duration_s", "expected_incidents"} <= set(rows[0])
+
+
+def test_four_bins_in_shanghai_colours_with_lids():
+    from hw.sim.scenario import build_scenario
+
+    kinds = ("wet", "dry", "recyclable", "hazardous")
+    sc = build_scenario({"duration_s": 5, "bins": [
+        {"id": k, "kind": k, "box": [40 + 140 * i, 170, 160 + 140 * i, 330]} for i, k in enumerate(kinds)]})
+    frame, truth = SimRoom(sc, seed=1).render(1.0)
+    bins = sorted(_boxes(truth, "bin"), key=lambda b: b.xyxy[0])
+    assert len(bins) == 4
+    colours = {}
+    for kind, b in zip(kinds, bins):
+        x1, y1, x2, y2 = (int(v) for v in b.xyxy)
+        h, w = y2 - y1, x2 - x1
+        # the body below the label; BGR
+        colours[kind] = frame[y1 + int(h * 0.6):y1 + int(h * 0.8), x1 + w // 5:x2 - w // 5].reshape(-1, 3).mean(0)
+    b, g, r = colours["hazardous"]
+    assert r > 2.5 * max(b, g)  # 有害垃圾 red
+    b, g, r = colours["recyclable"]
+    assert b > 2.5 * r and b > g  # 可回收物 blue
+    b, g, r = colours["wet"]
+    assert r > g > b  # 湿垃圾 brown
+    assert colours["dry"].max() < 70  # 干垃圾 black
+    # the lid: a band on top, its edge a dark seam across the bin
+    x1, y1, x2, y2 = (int(v) for v in bins[3].xyxy)
+    rows = frame[y1:y1 + (y2 - y1) // 5, x1 + 10:x2 - 10].astype(float).mean((1, 2))
+    assert rows.min() < 0.6 * colours["hazardous"].mean() and rows[:5].mean() > 0.8 * colours["hazardous"].mean()
+
+
+def test_cli_render_bad_values_are_one_line_errors(tmp_path):
+    sc = tmp_path / "typo.yaml"
+    sc.write_text("duration_s: 5\nrules: {incident_after_s: soon}\n")
+    run = _gedge("sim", "render", str(sc), str(tmp_path / "t.mp4"))
+    assert run.returncode == 2 and "rules: unexpected value" in run.stderr and "Traceback" not in run.stderr
+    neg = _gedge("sim", "render", "bag_into_bin", str(tmp_path / "n.mp4"), "--duration", "-1")
+    assert neg.returncode == 2 and "--duration" in neg.stderr
+    (tmp_path / "afile").write_text("x")
+    blocked = _gedge("sim", "render", "bag_into_bin", str(tmp_path / "afile" / "x.mp4"), "--duration", "1")
+    assert blocked.returncode == 1 and "Traceback" not in blocked.stderr and "cannot create" in blocked.stderr

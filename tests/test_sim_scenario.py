@@ -91,6 +91,22 @@ def test_bad_timelines_say_what_is_wrong(event, message):
         build_scenario({"duration_s": 10, "timeline": [event]})
 
 
+@pytest.mark.parametrize("data, message", [
+    ({"timeline": [{"t": "soon", "action": "place", "at": [500, 400]}]}, r"^timeline\[0\]: unexpected value"),
+    ({"timeline": [{"t": 1, "action": "light", "level": "dim"}]}, r"^timeline\[0\] \(t=1, light\): unexpected"),
+    ({"timeline": [{"t": 1, "action": "enter", "actor": "p", "speed": 0}]}, "speed must be positive"),
+    ({"rules": {"incident_after_s": "long"}}, "^rules: unexpected value"),
+    ({"rules": [60]}, "^rules: unexpected value"),
+    ({"bins": 3}, "^bins: unexpected value"),
+    ({"bins": [{"box": [1, 2, 3, 4]}, 7]}, r"^bins\[1\]: unexpected value"),
+    ({"bins": [{"box": [1, 2, 3, "x"]}]}, r"^bins\[0\]: unexpected value"),
+    ({"lighting": [[0]]}, "^lighting: unexpected value"),
+])
+def test_wrong_values_of_any_type_name_the_part(data, message):
+    with pytest.raises(ScenarioError, match=message):
+        build_scenario({"duration_s": 10, **data})
+
+
 def test_into_unknown_bin_and_bad_files(tmp_path):
     with pytest.raises(ScenarioError, match="unknown bin"):
         build_scenario({"timeline": [{"t": 0, "action": "enter", "actor": "a", "carrying": "box"},
@@ -99,7 +115,7 @@ def test_into_unknown_bin_and_bad_files(tmp_path):
         load_scenario("does_not_exist")
     bad = tmp_path / "bad.yaml"
     bad.write_text("duration_s: [unclosed\n")
-    with pytest.raises(ScenarioError, match="not valid YAML"):
+    with pytest.raises(ScenarioError, match=r"not valid YAML: .* \(line 2\)$"):
         load_scenario(bad)
     bad.write_text("duration_s: 10\nwhatever: 1\n")
     with pytest.raises(ScenarioError, match="unknown top-level keys"):

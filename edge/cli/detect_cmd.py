@@ -49,12 +49,19 @@ def _detect(args) -> int:
         print(f"gedge detect: {e}", file=sys.stderr)
         return EXIT_USAGE
     if args.draw:
-        args.draw.mkdir(parents=True, exist_ok=True)
+        try:
+            args.draw.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            print(f"gedge detect: cannot use --draw {args.draw}: {e.strerror}", file=sys.stderr)
+            return EXIT_USAGE
     failed = 0
+    drawn: set[str] = set()
     for path in args.images:
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        # checked first: OpenCV would add its own warning line for a missing file
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
         if img is None:
-            print(f"gedge detect: cannot read image {path}", file=sys.stderr)
+            why = ("not an image OpenCV can read" if path.is_file() else "not a file") if path.exists() else "no such file"
+            print(f"gedge detect: cannot read image {path} ({why})", file=sys.stderr)
             failed += 1
             continue
         dets = det.detect(img)
@@ -70,5 +77,11 @@ def _detect(args) -> int:
             for d in dets:
                 print(f"  {d.cls:12s} {d.conf:.2f}  " + " ".join(f"{v:.0f}" for v in d.xyxy))
         if args.draw:
-            cv2.imwrite(str(args.draw / (path.stem + ".jpg")), draw_detections(img, dets))
+            # a.jpg and a.png (or two a.jpg from different folders) must not overwrite each other
+            name, n = path.stem + ".jpg", 1
+            while name in drawn:
+                n += 1
+                name = f"{path.stem}-{n}.jpg"
+            drawn.add(name)
+            cv2.imwrite(str(args.draw / name), draw_detections(img, dets))
     return EXIT_FAILURE if failed else EXIT_OK

@@ -38,6 +38,15 @@ def _size(text: str) -> tuple[int, int] | None:
     return w, h
 
 
+def _in_frame(incident: dict, size: tuple[int, int]) -> dict:
+    """The incident with its `place` in the clip's pixels, like every other point in the truth file
+    (scenarios place things in the 640x480 layout)."""
+    from hw.sim.scenario import BASE_H, BASE_W
+
+    x, y = incident["place"]
+    return {**incident, "place": [round(x * size[0] / BASE_W, 1), round(y * size[1] / BASE_H, 1)]}
+
+
 def _render(args) -> int:
     import cv2
 
@@ -51,6 +60,9 @@ def _render(args) -> int:
     if not (0 < args.fps <= 60):
         print("gedge sim render: --fps must be in (0, 60]", file=sys.stderr)
         return EXIT_USAGE
+    if args.duration is not None and not args.duration > 0:
+        print("gedge sim render: --duration must be a positive number of seconds", file=sys.stderr)
+        return EXIT_USAGE
     try:
         sc = load_scenario(args.scenario)
     except ScenarioError as e:
@@ -58,7 +70,11 @@ def _render(args) -> int:
         return EXIT_USAGE
     room = SimRoom(sc, size=size, seed=args.seed)
     out: Path = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"gedge sim render: cannot create the folder for {out}: {e.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), args.fps, size)
     if not writer.isOpened():
         print(f"gedge sim render: cannot write video {out}", file=sys.stderr)
@@ -87,12 +103,16 @@ def _render(args) -> int:
         "rules": sc.rules,
         "floor": [list(p) for p in room.floor_polygon()],
         "bins": {k: [list(p) for p in v] for k, v in room.bin_polygons().items()},
-        "expected_incidents": [i for i in sc.expected_incidents() if i["open_s"] <= end],
+        "expected_incidents": [_in_frame(i, size) for i in sc.expected_incidents() if i["open_s"] <= end],
         "frames": frames,
     }
     tmp = truth_path.with_name(truth_path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(truth_path)
+    try:
+        tmp.write_text(json.dumps(doc, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(truth_path)
+    except OSError as e:
+        print(f"gedge sim render: cannot write {truth_path}: {e.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
     summary = {"video": str(out), "truth": str(truth_path), "frames": n, "expected_incidents": doc["expected_incidents"]}
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))

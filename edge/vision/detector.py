@@ -229,11 +229,12 @@ class UltralyticsDetector:
             pass
         try:
             self.model = YOLO(str(path), task="detect")
+            # for an exported file (.onnx, NCNN) reading the names loads it: a broken file fails here
+            names = self.model.names
         except Exception as exc:
             raise ModelError(f"ultralytics cannot load model {path} ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
         self.imgsz, self.conf, self.iou = int(imgsz), float(conf), float(iou)
         self.model_path = path
-        names = getattr(self.model, "names", None)
         self._names_loaded = bool(names)
         self.names = tuple(names[i] for i in sorted(names)) if names else DEFAULT_NAMES
         # the first call builds the predictor (and for an exported file, loads it): do it now so errors show at start

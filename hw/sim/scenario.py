@@ -175,7 +175,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     try:
         data = YAML(typ="safe").load(p.read_text(encoding="utf-8"))
     except Exception as exc:  # ruamel raises many types; one clear line is what the user needs
-        raise ScenarioError(f"{p}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(f"{p}: not valid YAML: {what}" + (f" (line {mark.line + 1})" if mark else "")) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{p}: expected a mapping at the top level")
     sc = build_scenario(data, default_name=p.stem)
@@ -200,7 +202,17 @@ def _edge_point(side: Any, near: tuple[float, float], where: str) -> tuple[float
 
 
 def build_scenario(data: dict[str, Any], default_name: str = "scenario") -> Scenario:
-    """A Scenario from parsed YAML (see docs/simulator.md for the format)."""
+    """A Scenario from parsed YAML (see docs/simulator.md for the format). Raises ScenarioError."""
+    part = ["top level"]  # the part being read, so a wrong value of any type is reported where it is
+    try:
+        return _build_scenario(data, default_name, part)
+    except ScenarioError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise ScenarioError(f"{part[0]}: unexpected value ({type(exc).__name__}: {exc})") from None
+
+
+def _build_scenario(data: dict[str, Any], default_name: str, part: list[str]) -> Scenario:
     unknown = set(data) - {"name", "description", "duration_s", "rules", "timeline", "sensors", "bins", "lighting",
                       "camera_hang_s"}
     if unknown:
@@ -212,15 +224,18 @@ def build_scenario(data: dict[str, Any], default_name: str = "scenario") -> Scen
         raise ScenarioError("duration_s: expected a number of seconds") from None
     if duration <= 0:
         raise ScenarioError("duration_s: must be positive")
+    part[0] = "rules"
     rules = dict(DEFAULT_RULES)
     for k, v in (data.get("rules") or {}).items():
         if k not in DEFAULT_RULES:
             raise ScenarioError(f"rules.{k}: unknown rule (known: {', '.join(DEFAULT_RULES)})")
         rules[k] = float(v)
+    part[0] = "bins"
     bins = [dict(b) for b in DEFAULT_BINS]
     if data.get("bins") is not None:
         bins = []
         for i, b in enumerate(data["bins"]):
+            part[0] = f"bins[{i}]"
             kind = b.get("kind", "dry")
             if kind not in BIN_KINDS:
                 raise ScenarioError(f"bins[{i}].kind: one of {', '.join(BIN_KINDS)}")
@@ -228,12 +243,14 @@ def build_scenario(data: dict[str, Any], default_name: str = "scenario") -> Scen
             if not (isinstance(box, (list, tuple)) and len(box) == 4):
                 raise ScenarioError(f"bins[{i}].box: expected [x1, y1, x2, y2]")
             bins.append({"id": str(b.get("id", f"bin-{i + 1}")), "kind": kind, "box": tuple(float(v) for v in box)})
+    part[0] = "sensors"
     sensors: dict[str, list[tuple[float, float]]] = {}
     for sid, keys in (data.get("sensors") or {}).items():
         try:
             sensors[str(sid)] = sorted((float(a), float(b)) for a, b in keys)
         except (TypeError, ValueError):
             raise ScenarioError(f"sensors.{sid}: expected a list of [t, value] pairs") from None
+    part[0] = "lighting"
     lighting: list[tuple[float, float]] = [(0.0, 1.0)]
     if data.get("lighting") is not None:
         lighting = sorted((float(a), float(b)) for a, b in data["lighting"])
@@ -274,15 +291,18 @@ def build_scenario(data: dict[str, Any], default_name: str = "scenario") -> Scen
         raise ScenarioError("timeline: expected a list of events")
     indexed = []
     for i, ev in enumerate(events):
+        part[0] = f"timeline[{i}]"
         if not isinstance(ev, dict) or "t" not in ev or "action" not in ev:
             raise ScenarioError(f"timeline[{i}]: each event needs `t` and `action`")
         indexed.append((float(ev["t"]), i, ev))
     indexed.sort(key=lambda e: (e[0], e[1]))
     for t, i, ev in indexed:
-        where = f"timeline[{i}] (t={t:g}, {ev['action']})"
+        where = part[0] = f"timeline[{i}] (t={t:g}, {ev['action']})"
         action = ev["action"]
         aid = str(ev.get("actor", "")) if ev.get("actor") is not None else None
         speed = float(ev.get("speed", WALK_PX_S))
+        if not speed > 0:
+            raise ScenarioError(f"{where}: speed must be positive")
         if action == "enter":
             if not aid:
                 raise ScenarioError(f"{where}: needs `actor`")
