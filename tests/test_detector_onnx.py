@@ -158,7 +158,7 @@ def test_ultralytics_backend_with_a_broken_exported_file_is_a_clear_error(tmp_pa
 def test_cli_bench_with_a_missing_model_says_so_without_traceback(tmp_path):
     run = _gedge("bench", "--model", str(tmp_path / "missing.onnx"), "--imgsz", "320", "--runs", "1",
                  "--backends", "onnx")
-    assert run.returncode != 0 and "model file not found" in run.stderr and "Traceback" not in run.stderr
+    assert run.returncode == 2 and "model file not found" in run.stderr and "Traceback" not in run.stderr
 
 
 @needs_model

@@ -227,3 +227,22 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(tmp_path):
     service.request_stop()
     runner.join(5)
     assert not runner.is_alive() and built[1].stopped
+
+
+@pytest.mark.parametrize("model", ["none.onnx", "text.onnx"])
+def test_gedge_run_with_a_missing_or_wrong_model_is_one_line_and_exit_2(tmp_path, model):
+    import subprocess
+    import sys
+
+    from edge.paths import bundled_default_config
+
+    (tmp_path / "text.onnx").write_text("not a model\n")
+    text = bundled_default_config().read_text(encoding="utf-8")
+    for key, value in [("vision.model", str(tmp_path / model)), ("uplink.http.enabled", False),
+                       ("storage.state_dir", str(tmp_path / "state")), ("storage.cache_dir", str(tmp_path / "cache"))]:
+        text = edited_text(text, key, value)
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "edge", "run", "--config", str(tmp_path / "config.yaml")],
+                         capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and "gedge run: " in run.stderr and model in run.stderr

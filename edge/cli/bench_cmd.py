@@ -72,6 +72,7 @@ def _bench(args) -> int:
     threads = args.threads or v.threads
     frame = bench_frame()
     rows = []
+    model_errors = 0
     for backend in backends:
         path = model if backend == "onnx" else pt
         for size in sizes:
@@ -79,6 +80,7 @@ def _bench(args) -> int:
                 det = load_detector(backend, path, size, v.conf, v.iou, threads)
             except ModelError as e:
                 print(f"gedge bench: {backend}: {e}", file=sys.stderr)
+                model_errors += 1
                 break
             if det.imgsz != size:  # a fixed-size model cannot run other sizes
                 continue
@@ -92,7 +94,8 @@ def _bench(args) -> int:
                       f"{row['fps']:6.1f} fps   ({path.name})", flush=True)
     if not rows:
         print("gedge bench: no backend could be measured", file=sys.stderr)
-        return EXIT_FAILURE
+        # a missing or wrong model file is the caller's to fix, as in detect and replay
+        return EXIT_USAGE if model_errors else EXIT_FAILURE
     best = min(rows, key=lambda r: r["ms_median"])
     at_cfg = [r for r in rows if r["imgsz"] == v.imgsz]
     best_cfg = min(at_cfg, key=lambda r: r["ms_median"]) if at_cfg else None
