@@ -170,3 +170,21 @@ def test_cached_prompt_never_waits_behind_a_rendering(tmp_path):
     assert time.monotonic() - t0 < 1.5 and hit.exists()  # waiting on the lock would take ~2.8 s
     slow.join(10)
     assert r.stats()["timeouts"] == 1
+
+
+def test_a_rendering_that_lost_its_end_is_recognised(tmp_path):
+    """The child renders again when pyttsx3's file does not end in espeak's closing pause."""
+    from hw.audio.tts_child import ends_in_pause
+
+    rate = 22050
+    t = np.arange(rate) / rate
+    speech = 0.5 * np.sin(2 * np.pi * 220 * t)
+    for name, samples, whole in [("whole", np.concatenate([speech, np.zeros(rate // 2)]), True),
+                                 ("cut", speech, False)]:
+        path = tmp_path / f"{name}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes((samples * 32767).astype("<i2").tobytes())
+        assert ends_in_pause(str(path)) is whole, name

@@ -9,11 +9,16 @@ Usage: python tts_child.py --voice sit/cmn --rate 150 --out FILE.wav [--engine a
 from __future__ import annotations
 
 import argparse
+import array
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
+import wave
+
+PYTTSX3_TRIES = 2
 
 
 def render_pyttsx3(text: str, voice: str, rate: int, out: str) -> str:
@@ -39,6 +44,31 @@ def render_pyttsx3(text: str, voice: str, rate: int, out: str) -> str:
     return str(chosen)
 
 
+def ends_in_pause(path: str, seconds: float = 0.2, max_rms: float = 0.01) -> bool:
+    """espeak ends every rendering with a pause (ENDPAUSE): a file whose last `seconds` are not
+    quiet lost its end."""
+    with wave.open(path, "rb") as w:
+        if w.getsampwidth() != 2:
+            return True  # not what espeak writes: nothing to judge
+        n = int(seconds * w.getframerate()) * w.getnchannels()
+        w.setpos(max(0, w.getnframes() - n // w.getnchannels()))
+        tail = array.array("h", w.readframes(n))
+    if not tail:
+        return False
+    return math.sqrt(sum(s * s for s in tail) / len(tail)) / 32768.0 < max_rms
+
+
+def render_pyttsx3_whole(text: str, voice: str, rate: int, out: str) -> str:
+    """pyttsx3, checked: under load its espeak driver has been seen to lose the end of a long
+    prompt (the file stops mid-word). Such a rendering is done again before giving up."""
+    for attempt in range(1, PYTTSX3_TRIES + 1):
+        chosen = render_pyttsx3(text, voice, rate, out)
+        if os.path.exists(out) and os.path.getsize(out) > 44 and ends_in_pause(out):
+            return chosen
+        print(f"pyttsx3 rendering {attempt} was cut short", file=sys.stderr)
+    raise RuntimeError(f"pyttsx3 cut the rendering short {PYTTSX3_TRIES} times")
+
+
 def render_espeak_cli(text: str, voice: str, rate: int, out: str) -> str:
     exe = shutil.which("espeak-ng") or shutil.which("espeak")
     if exe is None:
@@ -62,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if os.path.exists(a.out):
                 os.unlink(a.out)
-            render = render_pyttsx3 if name == "pyttsx3" else render_espeak_cli
+            render = render_pyttsx3_whole if name == "pyttsx3" else render_espeak_cli
             chosen = render(a.text, a.voice, a.rate, a.out)
             if not os.path.exists(a.out) or os.path.getsize(a.out) <= 44:
                 raise RuntimeError("no audio was written")
