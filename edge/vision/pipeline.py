@@ -90,11 +90,13 @@ class VisionPipeline:
                 self.gate.request(t + VERIFY_S)
         present = self.bags_outside(t)
         events = self.rules.update(t, present)
-        for ev in events:
-            if ev.kind != REMINDER_DUE:
-                boxes = {tr.id: tr.xyxy for tr in self.tracker.tracks}
+        evidenced = [ev for ev in events if ev.kind != REMINDER_DUE]
+        if evidenced:  # the boxes are the same for every event of this frame
+            boxes = {tr.id: tr.xyxy for tr in self.tracker.tracks}
+            persons = self._person_boxes()
+            for ev in evidenced:
                 bags = [(f"bag #{i}", boxes[i]) for i in ev.track_ids if i in boxes and ev.count]
-                ev.snapshot_jpeg = self.evidence(frame, bags, self._person_boxes())
+                ev.snapshot_jpeg = self.evidence(frame, bags, persons)
         return events
 
     def bags_outside(self, now: float) -> dict[str, list[BagObs]]:

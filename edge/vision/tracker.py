@@ -87,12 +87,7 @@ class Tracker:
                     if score >= self.iou_min:
                         pairs.append((score, ti, di))
             pairs.sort(key=lambda p: -p[0])
-            for _score, ti, di in pairs:
-                if ti in matched_tracks or di in matched_dets:
-                    continue
-                self._hit(self._tracks[ti], dets[di], now)
-                matched_tracks.add(ti)
-                matched_dets.add(di)
+            self._take(pairs, dets, now, matched_tracks, matched_dets)
             # second pass: fast movers whose boxes no longer overlap
             pairs = []
             for ti in cand:
@@ -107,12 +102,7 @@ class Tracker:
                     if dist <= self.centroid_frac * diag:
                         pairs.append((dist, ti, di))
             pairs.sort(key=lambda p: p[0])
-            for _dist, ti, di in pairs:
-                if ti in matched_tracks or di in matched_dets:
-                    continue
-                self._hit(self._tracks[ti], dets[di], now)
-                matched_tracks.add(ti)
-                matched_dets.add(di)
+            self._take(pairs, dets, now, matched_tracks, matched_dets)
         kept: list[Track] = []
         for ti, t in enumerate(self._tracks):
             if ti not in matched_tracks:
@@ -128,6 +118,16 @@ class Tracker:
                 self._next_id += 1
         self._tracks = kept
         return self.tracks
+
+    def _take(self, pairs: list[tuple[float, int, int]], dets: list, now: float,
+              matched_tracks: set[int], matched_dets: set[int]) -> None:
+        """Greedy assignment: (score, track, detection) pairs, best first; each side used once."""
+        for _score, ti, di in pairs:
+            if ti in matched_tracks or di in matched_dets:
+                continue
+            self._hit(self._tracks[ti], dets[di], now)
+            matched_tracks.add(ti)
+            matched_dets.add(di)
 
     def _hit(self, t: Track, d: DetectionLike, now: float) -> None:
         box = _box(d.xyxy)
