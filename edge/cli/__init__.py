@@ -115,6 +115,18 @@ def print_problems(err) -> int:
     return EXIT_USAGE
 
 
+def load_config_or_report(args):
+    """The config that --config names (or the default), or None after printing its problems
+    (the caller then exits with EXIT_USAGE)."""
+    from ..config import ConfigError, load_config
+
+    try:
+        return load_config(config_arg(args))
+    except ConfigError as e:
+        print_problems(e)
+        return None
+
+
 def config_arg(args) -> str | None:
     """The --config value given on the command line, if any."""
     return getattr(args, "config", None)

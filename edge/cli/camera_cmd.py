@@ -6,8 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import ConfigError, load_config
-from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_config_or_report
 
 
 def register(sub, common) -> None:
@@ -32,14 +31,6 @@ def register(sub, common) -> None:
     s.add_argument("--json", action="store_true", help="list the zones as JSON")
     s.add_argument("--timeout", type=float, default=None, metavar="S", help="wait this long for a camera frame")
     s.set_defaults(func=cmd_zones_show)
-
-
-def _load(args):
-    try:
-        return load_config(config_arg(args))
-    except ConfigError as e:
-        print_problems(e)
-        return None
 
 
 def grab_frame(cfg, timeout: float | None = None):
@@ -85,7 +76,7 @@ def _write_jpeg(path: str, img, quality: int) -> str | None:
 
 
 def cmd_snapshot(args) -> int:
-    cfg = _load(args)
+    cfg = load_config_or_report(args)
     if cfg is None:
         return EXIT_USAGE
     frame, why = grab_frame(cfg, args.timeout)
@@ -108,7 +99,7 @@ def cmd_snapshot(args) -> int:
 def cmd_status(args) -> int:
     from hw.camera import CameraError, open_camera
 
-    cfg = _load(args)
+    cfg = load_config_or_report(args)
     if cfg is None:
         return EXIT_USAGE
     try:
@@ -135,7 +126,7 @@ def cmd_zones_show(args) -> int:
     from ..vision.evidence import draw_zones
     from ..vision.zones import ZoneMap
 
-    cfg = _load(args)
+    cfg = load_config_or_report(args)
     if cfg is None:
         return EXIT_USAGE
     zones = ZoneMap.from_config(cfg.zones)

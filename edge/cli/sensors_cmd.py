@@ -10,8 +10,8 @@ import threading
 import time
 from typing import Any
 
-from ..config import ConfigError, load_config, locate
-from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
+from ..config import ConfigError, locate
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, load_config_or_report, print_problems
 
 
 def register(sub, common) -> None:
@@ -43,14 +43,6 @@ def register(sub, common) -> None:
     s.set_defaults(func=cmd_calibrate)
 
 
-def _load(args):
-    try:
-        return load_config(config_arg(args))
-    except ConfigError as e:
-        print_problems(e)
-        return None
-
-
 def _where(s) -> str:
     if s.port:
         return f"{s.port} @{s.baudrate}"
@@ -72,7 +64,7 @@ def _calibration(s) -> dict[str, Any]:
 
 
 def cmd_list(args) -> int:
-    cfg = _load(args)
+    cfg = load_config_or_report(args)
     if cfg is None:
         return EXIT_USAGE
     for s in cfg.sensors:
@@ -94,7 +86,7 @@ def _fmt(v: float | None) -> str:
 
 
 def cmd_read(args) -> int:
-    cfg = _load(args)
+    cfg = load_config_or_report(args)
     if cfg is None:
         return EXIT_USAGE
     from ..sensing.manager import SensorManager
@@ -190,7 +182,7 @@ def _measure(cfg, sensor, what: str, n: int) -> tuple[float | None, str]:
 def cmd_calibrate(args) -> int:
     from ..config.edit import set_key
 
-    cfg = _load(args)
+    cfg = load_config_or_report(args)
     if cfg is None:
         return EXIT_USAGE
     index = next((i for i, s in enumerate(cfg.sensors) if s.id == args.id), None)
