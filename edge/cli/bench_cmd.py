@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
@@ -52,7 +52,6 @@ def _bench(args) -> int:
     from ..config import ConfigError, load_config, locate
     from ..paths import resolve_resource
     from ..vision.detector import ModelError, available_backends, load_detector
-    from . import config_arg, print_problems
 
     try:
         cfg = load_config(config_arg(args))

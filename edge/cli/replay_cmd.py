@@ -54,11 +54,12 @@ def cmd_replay(args) -> int:
             return EXIT_USAGE
         detector = TruthDetector()
     else:
+        from ..vision.detector import ModelError
         from ..vision.pipeline import make_detector
 
         try:
             detector = make_detector(cfg, locate(config_arg(args)).path.parent)
-        except (_model_error(), OSError, ImportError) as e:  # one clear line, no traceback
+        except (ModelError, OSError, ImportError) as e:  # one clear line, no traceback
             print(f"gedge replay: cannot load the detector: {e}", file=sys.stderr)
             return EXIT_USAGE
 
@@ -112,11 +113,3 @@ def _print_event(ev, as_json: bool) -> None:
     else:
         print(f"{ev.t:8.2f}  {ev.kind:<17} zone={ev.zone} place={ev.place_id} count={ev.count} dwell={ev.dwell_s:.1f}s",
               flush=True)
-
-
-def _model_error() -> type[Exception]:
-    try:
-        from ..vision.detector import ModelError
-    except ImportError:
-        return RuntimeError
-    return ModelError

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
 
 def register(sub, common) -> None:
