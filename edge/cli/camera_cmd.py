@@ -60,16 +60,17 @@ def grab_frame(cfg, timeout: float | None = None):
 
 
 def _write_jpeg(path: str, img, quality: int) -> str | None:
-    """Write `img` as a JPEG; None when done, else why not (one line, no traceback)."""
-    import cv2
+    """Write `img` as a JPEG at full size; None when done, else why not (one line, no traceback)."""
+    from ..vision.evidence import encode_jpeg
 
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
+    try:
+        data = encode_jpeg(img, quality, max_width=img.shape[1])
+    except ValueError:
         return f"cannot encode {path}"
     out = Path(path)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(buf.tobytes())
+        out.write_bytes(data)
     except OSError as e:  # a read-only card, a typo'd directory: say so, exit 1
         return f"cannot write {path}: {e.strerror or e}"
     return None
