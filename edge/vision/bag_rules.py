@@ -111,7 +111,7 @@ class BagRules:
     def from_config(cls, rule) -> "BagRules":
         """From `rules.bag_outside_bin` (edge.config.vision.BagRule)."""
         return cls(rule.remind_after_s, rule.incident_after_s, rule.clear_after_s,
-                   getattr(rule, "update_settle_s", 3.0), getattr(rule, "same_place_px", 160.0))
+                   rule.update_settle_s, rule.same_place_px)
 
     def open_incidents(self) -> dict[tuple[str, int], int]:
         """(zone, place_id) of each open incident -> its reported bag count."""

@@ -46,8 +46,7 @@ class MotionGate:
     def from_config(cls, motion) -> "MotionGate":
         """From `vision.motion` (edge.config.vision.Motion)."""
         return cls(motion.enabled, motion.pixel_threshold, motion.min_area_frac, motion.recheck_s,
-                   motion.downscale_width, getattr(motion, "background_tau_s", 2.0),
-                   getattr(motion, "max_detect_fps", 3.0))
+                   motion.downscale_width, motion.background_tau_s, motion.max_detect_fps)
 
     def _small_grey(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
