@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from hw.actuators import Relay, RelayError, open_relay
+
+from .files import STATE_FILE_MODE, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +97,7 @@ def write_state(path: Path, state: dict) -> bool:
     """Atomic JSON write; False (logged at debug) when the directory is not writable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(state, ensure_ascii=False), mode=STATE_FILE_MODE)
         return True
     except OSError as e:
         log.debug("cannot record relay state in %s: %s", path, e)
@@ -148,16 +147,22 @@ class RelayController:
 
     def update(self, now: float, odor_open: bool) -> bool:
         before = self.policy.is_on
-        on, self.reason = self.policy.step(now, odor_open)
+        on, reason = self.policy.step(now, odor_open)
         if on != before:
-            try:
-                self.relay.on() if on else self.relay.off()
-            except Exception as e:  # a failing driver must not stop the agent
-                log.error("relay %s: cannot switch %s: %s", self.id, "on" if on else "off", e)
-            self.switches += 1
-            log.info("relay %s %s (%s)", self.id, "on" if on else "off", self.reason)
-            self._record(self.reason)
+            self.apply(on, reason)
+        self.reason = reason
         return on
+
+    def apply(self, on: bool, reason: str) -> None:
+        """Drive the relay to what the policy decided (the runtime's router steps the policy)."""
+        self.reason = reason
+        try:
+            self.relay.on() if on else self.relay.off()
+        except Exception as e:  # a failing driver must not stop the agent
+            log.error("relay %s: cannot switch %s: %s", self.id, "on" if on else "off", e)
+        self.switches += 1
+        log.info("relay %s %s (%s)", self.id, "on" if on else "off", self.reason)
+        self._record(self.reason)
 
     def close(self) -> None:
         try:

@@ -29,7 +29,7 @@ def test_open_update_resolve_matches_contract():
     assert d1["subject"] == {"zone": "floor", "bin_id": None, "sensor_id": None}
     assert d1["snapshot"] == {"sha256": "ab" * 32, "bytes": 48213, "content_type": "image/jpeg"}
     assert d1["schema"] == "garbage-edge/incident@1" and d1["severity"] == "warning"
-    d2 = b.remind("bag_outside_bin", floor, T0 + 5)
+    d2 = b.update("bag_outside_bin", floor, T0 + 5, reminders=1)
     assert d2["rev"] == 2 and d2["reminders"] == 1 and d2["id"] == d1["id"]
     d3 = b.resolve("bag_outside_bin", floor, T0 + 448.591, {"dwell_s": 449.0})
     assert d3["rev"] == 3 and d3["state"] == "resolved"
@@ -100,7 +100,7 @@ def test_times_carry_device_offset_and_site_from_config():
     b = IncidentBook.from_config(cfg)
     d = b.open("camera_fault", Subject(sensor_id="cam"), {"reason": "stalled"}, T0)
     assert d["opened_at"] == "2026-11-28T12:02:11.412+01:00"
-    assert d["site"]["community"] == "Kiez" and d["severity"] == "fault"
+    assert d["site"]["community"] == "Kiez" and d["severity"] == "critical"
     assert format_time(dt.datetime(2026, 6, 1, 0, 0, tzinfo=dt.timezone.utc), b.tz) == "2026-06-01T02:00:00.000+02:00"
     with pytest.raises(ValueError):
         format_time(dt.datetime(2026, 6, 1), b.tz)

@@ -11,7 +11,7 @@ def test_put_get_and_quota_prunes_oldest(tmp_path):
     store = SnapshotStore(tmp_path / "snaps", quota_bytes=1000)
     metas = []
     for i in range(5):
-        m = store.put(jpeg(i, 300))
+        m, pruned = store.put_pruning(jpeg(i, 300))
         metas.append(m)
         os.utime(store.path(m["sha256"]), (1000 + i, 1000 + i))  # distinct ages regardless of clock resolution
     assert metas[0]["bytes"] == 306 and metas[0]["content_type"] == "image/jpeg"
@@ -19,7 +19,7 @@ def test_put_get_and_quota_prunes_oldest(tmp_path):
     assert total <= 1000 and n == 3
     assert store.get(metas[0]["sha256"]) is None and store.get(metas[1]["sha256"]) is None
     assert store.get(metas[4]["sha256"]) == jpeg(4, 300)
-    assert store.last_pruned == [metas[1]["sha256"]]  # the last put pruned the then-oldest
+    assert pruned == [metas[1]["sha256"]]  # the last put pruned the then-oldest
     assert not list((tmp_path / "snaps").glob("*.tmp"))
 
 

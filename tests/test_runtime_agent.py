@@ -18,6 +18,7 @@ from edge.receiver import ReceiverServer, ReceiverStore
 from edge.runtime.agent import Agent
 from edge.runtime.service import Service
 from edge.sensing.alarms import AlarmEvent
+from edge.uplink.sysinfo import disk_free_mb
 from edge.vision.bag_rules import BagEvent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,11 +158,17 @@ def test_telemetry_reaches_the_platform(tmp_path, receiver):
     try:
         agent.tick()
         assert _wait(lambda: store.telemetry())
-        doc = store.telemetry()[0]["doc"] if "doc" in store.telemetry()[0] else store.telemetry()[0]
+        doc = store.telemetry()[0]["doc"]
         assert doc["schema"] == "garbage-edge/telemetry@1" and doc["device_id"] == "routing-room"
-        assert {"camera", "outbox_pending", "dead_letters", "disk_free_mb"} <= set(doc["health"])
-        # the voice worker's failure counters reach the platform, not only the local log
-        assert {"played", "failed", "killed", "render_failed", "stale"} <= set(doc["health"]["voice"])
+        health = doc["health"]
+        assert health["camera"] in ("ok", "starting") and health["dead_letters"] == 0
+        assert health["outbox_pending"] in (0, 1)  # at most this telemetry document itself
+        free = disk_free_mb(tmp_path)
+        assert abs(health["disk_free_mb"] - free) <= 64, (health["disk_free_mb"], free)
+        # the voice worker's failure counters reach the platform, not only the local log: none failed yet
+        assert {k: health["voice"][k] for k in ("failed", "killed", "render_failed", "stale")} == \
+            {"failed": 0, "killed": 0, "render_failed": 0, "stale": 0}
+        assert isinstance(health["voice"]["played"], int) and health["voice"]["played"] >= 0
     finally:
         agent.stop()
 
@@ -212,7 +219,7 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(tmp_path):
         built.append(FakeAgent(cfg, kw.get("voice_memory")))
         return built[-1]
 
-    service = Service(path, agent_factory=factory)
+    service = Service(path, agent_factory=factory, simulation=True)
     runner = threading.Thread(target=service.run, daemon=True)
     runner.start()
     assert _wait(lambda: built)
@@ -242,7 +249,7 @@ def test_gedge_run_with_a_missing_or_wrong_model_is_one_line_and_exit_2(tmp_path
                        ("storage.state_dir", str(tmp_path / "state")), ("storage.cache_dir", str(tmp_path / "cache"))]:
         text = edited_text(text, key, value)
     (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "edge", "run", "--config", str(tmp_path / "config.yaml")],
+    run = subprocess.run([sys.executable, "-m", "edge", "run", "--simulation", "--config", str(tmp_path / "config.yaml")],
                          capture_output=True, text=True, timeout=120, cwd=str(ROOT))
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr and "gedge run: " in run.stderr and model in run.stderr

@@ -4,6 +4,7 @@ keeps it running, SIGTERM exits 0, and the notify socket gets READY=1 and WATCHD
 stops when the camera loop is wedged."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -135,7 +136,7 @@ def room(tmp_path):
 def _start_agent(config: Path, notify: NotifySocket, log: Path) -> subprocess.Popen:
     env = {**os.environ, "NOTIFY_SOCKET": notify.path, "PYTHONUNBUFFERED": "1"}
     env.pop("GARBAGE_EDGE_CONFIG", None)
-    return subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config), "run"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "edge", "--config", str(config), "run", "--simulation"], env=env,
                             stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
 
 
@@ -171,8 +172,21 @@ def test_agent_end_to_end(room):
         assert any(d["type"] == "bin_emptied" and d["measurements"]["fill_pct_before"] > 80 for d in docs)
         store = ReceiverStore(db)
         try:
-            assert store.snapshot(bags[0]["id"])[:2] == b"\xff\xd8", "the bag incident carries its evidence JPEG"
-            assert store.telemetry(), "telemetry arrived"
+            wait_until(lambda: store.snapshot(bags[0]["id"], role="resolve"), 20, step=0.5,
+                       what="the picture of the cleared place")
+            opening, closing = store.snapshot(bags[0]["id"], role="open"), store.snapshot(bags[0]["id"], role="resolve")
+            assert opening[:2] == closing[:2] == b"\xff\xd8", "the bag incident carries its evidence JPEGs"
+            assert opening != closing, "the resolve carries a new picture of the place, not the opening one"
+            assert bags[0]["snapshot"]["sha256"] == hashlib.sha256(closing).hexdigest()
+            for picture in (opening, closing):  # each picture says which incident and where
+                assert f"incident_id={bags[0]['id']}".encode() in picture and b"device_id=e2e-room" in picture
+            wait_until(lambda: any(t["doc"]["readings"].get("bin-1-level") for t in store.telemetry()), 20,
+                       step=0.5, what="telemetry with the fill level")
+            latest = next(t["doc"] for t in store.telemetry() if t["doc"]["readings"].get("bin-1-level"))
+            assert latest["schema"] == "garbage-edge/telemetry@1" and latest["device_id"] == "e2e-room"
+            assert 0 <= latest["readings"]["bin-1-level"]["fill_pct"] <= 100
+            assert latest["health"]["camera"] == "ok" and latest["health"]["sensors"]["bin-1-level"] == "ok"
+            assert latest["health"]["dead_letters"] == 0
         finally:
             store.close()
 

@@ -200,14 +200,6 @@ def test_stray_braces_in_a_site_text_are_spoken_as_written():
     assert cat.text("odd", "zh") == "温度 {高} 和 {"
 
 
-def test_reconfigure_keeps_cooldowns():
-    p = VoicePolicy(config(cooldown_s=60))
-    p.decide("bin_full", "bin-1", None, at("10:00"))
-    p.reconfigure(config(cooldown_s=60, lang="en"))
-    assert p.evaluate("bin_full", "bin-1", None, at("10:00", seconds=5)).reason == "cooldown"
-    assert p.decide("bin_full", "bin-2", None, at("10:00", seconds=5)).lang == "en"
-
-
 def test_memory_carries_cooldowns_and_counts_into_a_rebuilt_policy():
     """A config reload rebuilds the agent: the new policy must not repeat what the room just heard."""
     old = VoicePolicy(config(cooldown_s=60, max_per_incident=1))

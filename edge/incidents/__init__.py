@@ -4,9 +4,8 @@
   to enqueue (the wire format of the platform contract). Pure: every call takes `now`.
 - `SnapshotStore` (snapshots.py) keeps evidence JPEGs in the state directory under a quota.
 """
+from ..contract import INCIDENT_SCHEMA, INCIDENT_TYPES
 from .book import (
-    INCIDENT_SCHEMA,
-    INCIDENT_TYPES,
     IncidentBook,
     Subject,
     format_time,

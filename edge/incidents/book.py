@@ -31,19 +31,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-INCIDENT_SCHEMA = "garbage-edge/incident@1"
-INCIDENT_TYPES = ("bag_outside_bin", "bin_full", "odor_high", "sensor_fault", "camera_fault", "bin_emptied")
-ONE_SHOT_TYPES = ("bin_emptied",)
+from ..contract import DEFAULT_SEVERITY, INCIDENT_SCHEMA, INCIDENT_TYPES, ONE_SHOT_TYPES
 
-# The platform triages by severity; faults need a technician, bin_emptied is only evidence.
-DEFAULT_SEVERITY = {
-    "bag_outside_bin": "warning",
-    "bin_full": "warning",
-    "odor_high": "warning",
-    "sensor_fault": "fault",
-    "camera_fault": "fault",
-    "bin_emptied": "info",
-}
 
 Now = float | dt.datetime
 
@@ -101,6 +90,7 @@ class IncidentBook:
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self._new_id = new_id
         self._open: dict[tuple, dict[str, Any]] = {}
+        self._reserved: dict[tuple, str] = {}  # ids handed out by id_for() before their incident opened
         for doc in restore:
             if doc.get("state") == "open" and doc.get("type") not in ONE_SHOT_TYPES:
                 key = subject_key(doc["type"], doc["subject"])
@@ -123,6 +113,17 @@ class IncidentBook:
     def open_incidents(self) -> list[dict[str, Any]]:
         return [copy.deepcopy(d) for d in self._open.values()]
 
+    def id_for(self, type_: str, subject: Subject | Mapping[str, Any]) -> str:
+        """The id of the open incident of this subject, or the id its next open() will take:
+        an evidence picture is stamped with its incident's id before that incident is opened."""
+        key = subject_key(type_, subject)
+        doc = self._open.get(key)
+        if doc is not None:
+            return doc["id"]
+        if key not in self._reserved:
+            self._reserved[key] = self._new_id()
+        return self._reserved[key]
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def open(
@@ -133,15 +134,20 @@ class IncidentBook:
         now: Now,
         snapshot: Mapping[str, Any] | None = None,
         severity: str | None = None,
+        reminders: int = 0,
     ) -> dict[str, Any] | None:
-        """Open an incident (rev 1). If one is already open for this subject, this is an update."""
+        """Open an incident (rev 1). If one is already open for this subject, this is an update.
+        `reminders`: those already spoken for it, in the same first revision (not a second one)."""
         self._check_type(type_)
         if type_ in ONE_SHOT_TYPES:
             raise ValueError(f"{type_} is a one-shot event: use event()")
         key = subject_key(type_, subject)
         if key in self._open:
-            return self.update(type_, subject, now, measurements=measurements, snapshot=snapshot)
+            return self.update(type_, subject, now, measurements=measurements, snapshot=snapshot,
+                               reminders=reminders or None)
         doc = self._new_doc(type_, subject, measurements, now, snapshot, severity, state="open")
+        doc["id"] = self._reserved.pop(key, doc["id"])
+        doc["reminders"] = int(reminders)
         self._open[key] = doc
         return copy.deepcopy(doc)
 
@@ -172,21 +178,16 @@ class IncidentBook:
             return None
         return self._commit(new, now)
 
-    def remind(self, type_: str, subject: Subject | Mapping[str, Any], now: Now) -> dict[str, Any] | None:
-        """Count one more voice reminder on the open incident."""
-        doc = self._open.get(subject_key(type_, subject))
-        if doc is None:
-            return None
-        return self.update(type_, subject, now, reminders=doc["reminders"] + 1)
-
     def resolve(
         self,
         type_: str,
         subject: Subject | Mapping[str, Any],
         now: Now,
         measurements: Mapping[str, Any] | None = None,
+        snapshot: Any = _KEEP,
     ) -> dict[str, Any] | None:
-        """Close the open incident (a last revision with state resolved). None when none is open."""
+        """Close the open incident (a last revision with state resolved). None when none is open.
+        `snapshot`: the picture of the place once cleared (the evidence that the loop closed)."""
         key = subject_key(type_, subject)
         doc = self._open.pop(key, None)
         if doc is None:
@@ -194,6 +195,8 @@ class IncidentBook:
         new = copy.deepcopy(doc)
         if measurements:
             new["measurements"].update(copy.deepcopy(dict(measurements)))
+        if snapshot is not self._KEEP:
+            new["snapshot"] = _snapshot(snapshot)
         new["state"] = "resolved"
         new["resolved_at"] = format_time(now, self.tz)
         return self._commit(new, now, keep_open=False)

@@ -6,14 +6,17 @@
                                                      ├─▶ voice (policy + worker), relays
                                                      └─▶ listener (the demo's live printout)
 
-One thread (`incidents`) owns the IncidentBook, the voice policy and the relays, so none of
-them needs a lock; the camera, sensor and uplink threads only put events on a bounded queue.
+What an event means is decided by the pure `Router` (edge.runtime.router); the agent builds
+the parts and runs the threads. One thread (`incidents`) owns the router and carries its
+decisions out (outbox, voice worker, relay drivers, listener); the camera, sensor and uplink
+threads only put events on a bounded queue.
 The supervisor (`edge.runtime.service`) calls `tick()` twice a second for timers, telemetry
 and the watchdog.
 """
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -21,18 +24,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from hw.camera import redact
+
 from ..config import Config
-from ..incidents import IncidentBook, SnapshotStore, Subject
+from ..files import STATE_DIR_MODE
+from ..incidents import SnapshotStore
+from ..logfmt import event_line
 from ..outbox import Outbox
 from ..uplink.sysinfo import cpu_temp_c, disk_free_mb
 from ..uplink.telemetry import TelemetrySchedule, build_telemetry
+from .health import assemble_health, summary_line
 from .liveness import Liveness
+from .router import Decisions, Router
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
 EVENT_QUEUE_SIZE = 1000
 LOOPS = ("camera", "sensors", "uplink")
+INTEGRITY_CHECK_S = 600.0  # how often the outbox file is checked while running
+_UNTOLD = object()
+IDLE_S = 0.5  # the router's timers (relay hold, restart grace) run at least this often
 
 
 @dataclass
@@ -43,10 +55,6 @@ class _Counters:
     incidents_resolved: int = 0
     events: int = 0
 
-
-# what the sensor drivers and the voice worker count that the platform sees in telemetry
-SENSOR_COUNTERS = ("garbled", "reconnects", "losses", "errors")
-VOICE_HEALTH = ("played", "failed", "dropped", "stale", "killed", "render_failed", "last_error")
 
 class Agent:
     """Build with a validated Config; `start()`, then `tick()` periodically, `stop()` at the end."""
@@ -71,14 +79,17 @@ class Agent:
         self._readings_lock = threading.Lock()
         self._camera_status = "starting"
         self._state_changed = threading.Event()
-        self._bag_places: dict[tuple[str, int], str] = {}  # (zone, place_id) -> incident subject zone
-        self._unclaimed_bags: dict[str, float] = {}  # restored open bag incidents -> resolve deadline
-        # kept by the incident thread: other threads must not walk the (unlocked) IncidentBook
+        # kept by the incident thread: other threads must not walk the (unlocked) router
         self._open_count = 0
+        self._awaiting_readings = False  # restored sensor incidents wait for a fresh reading
+        # what the router was last told about the disk (nothing yet: the first idle tells it, which
+        # also resolves a storage_fault restored from before a restart)
+        self._storage_problem: str | None | object = _UNTOLD
+        self._last_integrity_check = time.monotonic()
         self.liveness = Liveness(max_age_s=max(cfg.camera.stall_timeout_s, 10.0) * 2, required=LOOPS)
         self.outbox: Outbox | None = None
         self.snapshots: SnapshotStore | None = None
-        self.book: IncidentBook | None = None
+        self.router: Router | None = None
         self.uplink = None
         self.voice = None
         self.relays: list = []
@@ -93,17 +104,10 @@ class Agent:
         """Build and start every part. Raises (ModelError, SecretError, CameraError…) with a clear
         message when the config names something that cannot be used."""
         cfg = self.cfg
-        for folder in (cfg.storage.state_dir, cfg.storage.cache_dir):
-            Path(folder).mkdir(parents=True, exist_ok=True)
+        prepare_state_dir(Path(cfg.storage.state_dir))
+        Path(cfg.storage.cache_dir).mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox.from_config(cfg)
         self.snapshots = SnapshotStore.from_config(cfg)
-        self.book = IncidentBook.from_config(cfg, restore=self.outbox.open_incidents())
-        rule = cfg.rules.bag_outside_bin
-        grace = rule.incident_after_s + rule.clear_after_s + 30.0
-        restored = self.book.open_incidents()
-        self._open_count = len(restored)
-        self._unclaimed_bags = {d["subject"]["zone"]: time.monotonic() + grace
-                                for d in restored if d["type"] == "bag_outside_bin"}
         from ..uplink import Uplink
 
         self.uplink = Uplink.from_config(cfg, self.outbox, self.snapshots, base_dir=self.base_dir,
@@ -114,13 +118,19 @@ class Agent:
         from ..actuators import build_relays
 
         self.relays = build_relays(cfg)
+        self.router = Router(cfg, self.voice.policy, {r.id: r.policy for r in self.relays},
+                             restored=self.outbox.open_incidents(), mono=time.monotonic())
+        self._open_count = self.router.open_count()
+        self._awaiting_readings = self.router.awaiting_readings()
+        if self.outbox.recovered:  # a damaged file was moved aside at open: the platform hears so
+            self._carry_out(self.router.outbox_replaced(self.outbox.recovered, time.time()))
         self._thread = threading.Thread(target=self._run_incidents, name="incidents", daemon=True)
         self._thread.start()
         self.uplink.start()
         self._start_sensors()
         self._start_vision(detector)
         log.info("agent started: device %s, camera %s, %d sensor(s), %d relay(s)", cfg.device.id,
-                 cfg.camera.source, len(cfg.sensors), len(self.relays))
+                 redact(cfg.camera.source), len(cfg.sensors), len(self.relays))
 
     def _make_detector(self):
         from ..vision.pipeline import make_detector
@@ -179,6 +189,11 @@ class Agent:
             self._flush_uplink(3.0)
             self.uplink.stop()
         if self.outbox is not None:
+            held = self.outbox.held()
+            if held and not self.outbox.flush():
+                # the platform may have them (sent from memory); this box's disk never will
+                log.error("stopping with %d revision(s) the disk refused (%s); they are not on disk",
+                          held, self.outbox.storage_error)
             self.outbox.close()
         log.info("agent stopped")
 
@@ -205,38 +220,106 @@ class Agent:
             entry = self._readings.setdefault(reading.sensor_id, {})
             if reading.value is not None:
                 entry[reading.quantity] = round(float(reading.value), 3)
+        if self._awaiting_readings:  # only while restored incidents wait for fresh readings
+            self._put(("reading", reading))
 
     # ------------------------------------------------------------------ the incident thread
 
     def _run_incidents(self) -> None:
+        last_idle = time.monotonic()
         while True:
             self._incident_beat = time.monotonic()
             try:
-                kind, payload = self._events.get(timeout=0.5)
+                kind, payload = self._events.get(timeout=IDLE_S)
+                self.counters.events += 1
             except queue.Empty:
                 if self._stop.is_set():
                     return
-                self._update_relays()
-                self._expire_unclaimed_bags()
-                continue
-            self.counters.events += 1
-            try:
-                if kind == "bag":
-                    self._on_bag(payload)
-                elif kind == "alarm":
-                    self._on_alarm(payload)
-                elif kind == "camera":
-                    self._on_camera(payload)
-                elif kind == "call":
-                    payload()
-            except Exception:
-                log.exception("handling %s event failed", kind)
+                kind, payload = "idle", None
+            if kind != "idle":
+                self._handle(kind, payload)
+            # timers (relay hold, restart grace, the disk's state) run under a steady stream of events too
+            if kind == "idle" or time.monotonic() - last_idle >= IDLE_S:
+                last_idle = time.monotonic()
+                self._handle("idle", None)
 
-    def _enqueue(self, doc: dict | None) -> None:
-        if doc is None:
-            return
+    def _handle(self, kind: str, payload) -> None:
+        try:
+            self._carry_out(self._route(kind, payload))
+        except Exception:
+            log.exception("handling %s event failed", kind)
+
+    def _route(self, kind: str, payload) -> Decisions:
+        """Hand one event to the router (doing the I/O it needs first: the evidence picture)."""
+        now, mono = time.time(), time.monotonic()
+        r = self.router
+        if kind == "bag":
+            jpeg = self._stamp(payload.snapshot_jpeg, now, r.incident_id_for(payload))
+            meta, pruned = self._store_snapshot(jpeg)
+            return r.bag(payload, now, mono, snapshot=meta, pruned=pruned)
+        if kind == "alarm":
+            return r.alarm(payload, now, mono)
+        if kind == "reading":
+            return r.reading(payload, now, mono)
+        if kind == "camera":
+            self._camera_status = payload.status
+            self._state_changed.set()
+            return r.camera(payload.status, payload.reason, now, mono)
+        d = r.idle(now, mono)
+        if self.outbox.damaged:  # found by the integrity check or a read: replace it now
+            d += r.outbox_replaced(self.outbox.replace_damaged(r.open_incidents()), now)
+        problem = self.outbox.storage_error
+        if problem != self._storage_problem:
+            self._storage_problem = problem
+            d += r.storage(problem, now, mono)
+            self._state_changed.set()
+        return d
+
+    def _stamp(self, jpeg: bytes | None, now: float, incident_id: str | None) -> bytes | None:
+        """The evidence picture with its time, device, point and incident id in a corner and in its EXIF."""
+        if not jpeg:
+            return jpeg
+        from zoneinfo import ZoneInfo
+
+        from ..vision.stamp import Stamp, stamp_jpeg
+
+        device = self.cfg.device
+        try:
+            return stamp_jpeg(jpeg, Stamp(now, ZoneInfo(device.timezone), device.id, device.site.point_id, incident_id),
+                              self.cfg.evidence.jpeg_quality)
+        except ValueError as e:  # an undecodable picture still goes out as it was
+            log.error("evidence picture not stamped (%s)", e)
+            return jpeg
+
+    def _store_snapshot(self, jpeg: bytes | None) -> tuple[dict | None, list[str]]:
+        """Store an evidence picture: (its block, pictures pruned for it). A picture the disk
+        refuses is left out: the incident goes without it."""
+        if not jpeg:
+            return None, []
+        try:
+            return self.snapshots.put_pruning(jpeg)
+        except OSError as e:
+            log.error("evidence picture not stored (%s); the incident goes without it", e)
+            return None, []
+
+    def _carry_out(self, d: Decisions) -> None:
+        for doc in d.revisions:
+            self._enqueue(doc)
+        for req in d.voice:
+            self.voice.worker.say(req)
+        relays = {r.id: r for r in self.relays}
+        for switch in d.relays:
+            relays[switch.id].apply(switch.on, switch.reason)
+            self._emit({"what": "relay", "id": switch.id, "on": switch.on})
+            self._state_changed.set()
+        for note in d.notes:
+            self._emit(note)
+        self._open_count = self.router.open_count()
+        self._awaiting_readings = self.router.awaiting_readings()
+
+    def _enqueue(self, doc: dict) -> None:
+        # never raises for a full or read-only disk: the outbox keeps the revision in memory
         self.outbox.enqueue_incident(doc)
-        self._open_count = len(self.book.open_incidents())
         if doc["rev"] == 1 and doc["state"] == "open":
             self.counters.incidents_opened += 1
         if doc["state"] == "resolved":
@@ -246,115 +329,8 @@ class Agent:
                     "state": doc["state"], "subject": doc["subject"], "measurements": doc["measurements"],
                     "snapshot": doc["snapshot"]})
 
-    def _store_snapshot(self, jpeg: bytes | None) -> dict | None:
-        if not jpeg:
-            return None
-        meta = self.snapshots.put(jpeg)
-        pruned = getattr(self.snapshots, "last_pruned", None)
-        if pruned:
-            for doc in self.book.forget_snapshots(pruned, time.time()):
-                self._enqueue(doc)
-        return meta
-
-    def _bag_subject(self, ev, create: bool) -> Subject:
-        """The incident subject of a place on the floor: the zone's name for the first pile,
-        `zone-N` for another pile open at the same time (the vision pipeline keys places by
-        (zone, place_id); the platform's subject only has a zone)."""
-        key = (ev.zone, ev.place_id)
-        label = self._bag_places.get(key)
-        if label is None and create:
-            taken = set(self._bag_places.values())
-            # a pile still open from before a restart is the same pile when it is seen again
-            label = ev.zone if ev.zone not in taken else f"{ev.zone}-{ev.place_id}"
-            self._bag_places[key] = label
-            self._unclaimed_bags.pop(label, None)
-        return Subject(zone=label or ev.zone)
-
-    def _on_bag(self, ev) -> None:
-        now = time.time()
-        measurements = {"dwell_s": round(float(ev.dwell_s), 1), "count": int(ev.count)}
-        voice_key = f"bag:{ev.zone}:{ev.place_id}"
-        if ev.kind == "reminder_due":
-            subject = self._bag_subject(ev, create=False)
-            open_doc = self.book.get("bag_outside_bin", subject) if (ev.zone, ev.place_id) in self._bag_places else None
-            req = self.voice.policy.decide("bag_on_floor", ev.zone, voice_key, now)
-            self._emit({"what": "reminder_due", "zone": ev.zone, "count": ev.count, "spoken": req is not None})
-            if req is not None and self.voice.worker.say(req) and open_doc:
-                self._enqueue(self.book.remind("bag_outside_bin", subject, now))
-        elif ev.kind == "incident_open":
-            subject = self._bag_subject(ev, create=True)
-            doc = self.book.open("bag_outside_bin", subject, measurements, now, snapshot=self._store_snapshot(ev.snapshot_jpeg))
-            reminders = self.voice.policy.reminders_for(voice_key)
-            self._enqueue(doc)
-            if doc and reminders and doc.get("reminders", 0) != reminders:
-                self._enqueue(self.book.update("bag_outside_bin", subject, now, reminders=reminders))
-        elif ev.kind == "incident_update":
-            subject = self._bag_subject(ev, create=False)
-            snap = self._store_snapshot(ev.snapshot_jpeg)
-            kwargs = {"snapshot": snap} if snap else {}
-            self._enqueue(self.book.update("bag_outside_bin", subject, now, measurements=measurements, **kwargs))
-        elif ev.kind == "incident_resolved":
-            subject = self._bag_subject(ev, create=False)
-            self._enqueue(self.book.resolve("bag_outside_bin", subject, now, measurements={"dwell_s": measurements["dwell_s"]}))
-            self._bag_places.pop((ev.zone, ev.place_id), None)
-            self.voice.policy.incident_closed(voice_key)
-
-    def _expire_unclaimed_bags(self) -> None:
-        """Bag incidents restored from before a restart that the camera never saw again: resolved."""
-        mono = time.monotonic()
-        for label, deadline in list(self._unclaimed_bags.items()):
-            if mono >= deadline:
-                del self._unclaimed_bags[label]
-                self._enqueue(self.book.resolve("bag_outside_bin", Subject(zone=label), time.time(),
-                                                measurements={"reason": "not seen again after a restart"}))
-
-    def _on_alarm(self, ev) -> None:
-        now = time.time()
-        subject = {k: ev.subject.get(k) for k in ("zone", "bin_id", "sensor_id")}
-        if ev.action == "event":
-            self._enqueue(self.book.event(ev.type, subject, ev.measurements, now))
-        elif ev.action == "open":
-            self._enqueue(self.book.open(ev.type, subject, ev.measurements, now, severity=_severity(ev.type)))
-            if ev.type == "bin_full":
-                self._say("bin_full", subject.get("bin_id") or subject.get("sensor_id"), now)
-            elif ev.type == "odor_high":
-                self._say("odor_ventilation", subject.get("sensor_id"), now)
-        elif ev.action == "resolve":
-            self._enqueue(self.book.resolve(ev.type, subject, now, measurements=ev.measurements))
-        if ev.type == "odor_high":
-            self._update_relays()
-
-    def _on_camera(self, health) -> None:
-        now = time.time()
-        self._camera_status = health.status
-        subject = Subject(zone="camera")
-        if health.status == "fault":
-            self._enqueue(self.book.open("camera_fault", subject, {"reason": health.reason or "fault"}, now,
-                                         severity="critical"))
-        elif health.status == "ok":
-            self._enqueue(self.book.resolve("camera_fault", subject, now))
-        self._state_changed.set()
-
-    def _say(self, prompt: str, zone: str | None, now: float) -> None:
-        req = self.voice.policy.decide(prompt, zone, None, now)
-        if req is not None:
-            self.voice.worker.say(req)
-
-    def _odor_open(self) -> bool:
-        return any(d["type"] == "odor_high" for d in self.book.open_incidents())
-
-    def _update_relays(self) -> None:
-        odor = self._odor_open()
-        now = time.monotonic()
-        for relay in self.relays:
-            before = relay.is_on
-            after = relay.update(now, odor)
-            if before != after:
-                self._emit({"what": "relay", "id": relay.id, "on": after})
-                self._state_changed.set()
-
     def _emit(self, event: dict[str, Any]) -> None:
-        log.info("%s", " ".join(f"{k}={v}" for k, v in event.items() if k not in ("measurements", "snapshot", "text")))
+        log.info("%s", event_line(event))
         if self.listener is not None:
             try:
                 self.listener(event)
@@ -367,6 +343,11 @@ class Agent:
         """Called by the supervisor: record loop liveness, send telemetry when due."""
         mono = time.monotonic() if now is None else now
         self._beat_loops(mono)
+        if self.outbox.storage_error is not None:
+            self.outbox.flush()  # the disk may take the waiting revisions again
+        if mono - self._last_integrity_check >= INTEGRITY_CHECK_S:
+            self._last_integrity_check = mono
+            self.outbox.check()
         if self.telemetry.due(mono, changed=self._state_changed.is_set()):
             self._state_changed.clear()
             self.telemetry.sent(mono)
@@ -387,9 +368,6 @@ class Agent:
             if incident_alive and beat > float("-inf"):
                 self.liveness.beat(name, beat)
 
-    def alive(self, now: float | None = None) -> bool:
-        return self.liveness.all_alive(time.monotonic() if now is None else now)
-
     def stale_loops(self, now: float | None = None) -> list[str]:
         return self.liveness.stale(time.monotonic() if now is None else now)
 
@@ -398,22 +376,13 @@ class Agent:
             return {k: dict(v) for k, v in self._readings.items()}
 
     def health(self) -> dict[str, Any]:
-        sensors = self.sensors.snapshot() if self.sensors is not None else {}
-        voice = self.voice.worker.health() if self.voice is not None else {}
-        return {
-            "uptime_s": round(time.monotonic() - self.counters.started_at),
-            "camera": self._camera_status,
-            "sensors": {sid: s.get("state", "unknown") for sid, s in sensors.items()},
-            # a bad cable shows as garbled frames and reconnects long before a sensor_fault
-            "sensor_counters": {sid: {k: v for k, v in s.get("stats", {}).items() if k in SENSOR_COUNTERS}
-                                for sid, s in sensors.items()},
-            "voice": {k: voice.get(k) for k in VOICE_HEALTH if k in voice},
-            "relays": {r.id: r.is_on for r in self.relays},
-            "open_incidents": self._open_count,
-            "dropped_events": self.counters.dropped_events,
-            "disk_free_mb": disk_free_mb(self.cfg.storage.state_dir),
-            "cpu_temp_c": cpu_temp_c(),
-        }
+        return assemble_health(
+            uptime_s=time.monotonic() - self.counters.started_at, camera=self._camera_status,
+            sensors=self.sensors.snapshot() if self.sensors is not None else {},
+            voice=self.voice.worker.health() if self.voice is not None else {},
+            relays={r.id: r.is_on for r in self.relays}, open_incidents=self._open_count,
+            dropped_events=self.counters.dropped_events, disk_free_mb=disk_free_mb(self.cfg.storage.state_dir),
+            cpu_temp_c=cpu_temp_c(), storage=self.outbox.storage() if self.outbox is not None else None)
 
     def telemetry_document(self) -> dict[str, Any]:
         return build_telemetry(self.cfg.device.id, self.cfg.device.timezone, time.time(), self.readings(), self.health(),
@@ -426,12 +395,22 @@ class Agent:
     def summary(self) -> str:
         """One short line for systemd's STATUS=."""
         h = self.uplink.health() if self.uplink is not None else {"pending": 0, "dead_letters": 0}
-        return (f"camera {self._camera_status}, {len(self.cfg.sensors)} sensor(s), {self._open_count} open incident(s), "
-                f"outbox {h['pending']} pending / {h['dead_letters']} dead")
-
-    def call_in_incident_thread(self, fn: Callable[[], None]) -> None:
-        self._put(("call", fn))
+        return summary_line(self._camera_status, len(self.cfg.sensors), self._open_count, h["pending"],
+                            h["dead_letters"], self.outbox.storage_error if self.outbox is not None else None)
 
 
-def _severity(type_: str) -> str:
-    return {"bin_full": "warning", "odor_high": "warning", "sensor_fault": "critical"}.get(type_, "warning")
+class StateDirError(OSError):
+    """The state directory is missing and cannot be made, or cannot be written."""
+
+
+def prepare_state_dir(folder: Path) -> None:
+    """Make the state directory (0750) and prove it takes a file, with one clear line when not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=STATE_DIR_MODE)
+        if folder.stat().st_uid == os.geteuid():
+            os.chmod(folder, STATE_DIR_MODE)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise StateDirError(f"state directory {folder} is not usable: {e.strerror or e}") from None

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from ..config.edit import edited_text
 from ..config.loader import validate_text
+from ..i18n import N_, _, display_width, pad
 from ..paths import bundled_default_config
 
 SCENARIO = "demo"
@@ -84,6 +85,22 @@ class _Timeline:
         return time.monotonic() - self.t0
 
 
+# incident types as the story names them: the type itself in English, plain words in Chinese
+INCIDENT_NAMES = {
+    "bag_outside_bin": N_("bag_outside_bin"), "bin_full": N_("bin_full"), "bin_emptied": N_("bin_emptied"),
+    "odor_high": N_("odor_high"), "sensor_fault": N_("sensor_fault"), "camera_fault": N_("camera_fault"),
+    "storage_fault": N_("storage_fault"),
+}
+
+
+# the bundled demo scenario's description (hw/sim/scenarios/demo.yaml), so the story can translate it
+DEMO_DESCRIPTION = N_("The demo room - a bag left and cleared, a bin filled and emptied, an odor spike.")
+
+
+def incident_name(kind: str) -> str:
+    return _(INCIDENT_NAMES[kind]) if kind in INCIDENT_NAMES else kind
+
+
 class DemoPrinter:
     """Prints what happens as it happens (called from the agent's threads)."""
 
@@ -101,9 +118,11 @@ class DemoPrinter:
         what = ev.get("what")
         if what == "voice":
             tl.spoken.append(ev)
-            self._line(f"speaker  {ev['prompt']}: {ev['text']} (player started {ev.get('latency_ms', 0):.0f} ms after the decision)")
+            self._line(_("speaker  {prompt}: {text} (player started {ms:.0f} ms after the decision)").format(
+                prompt=ev["prompt"], text=ev["text"], ms=ev.get("latency_ms", 0)))
         elif what == "reminder_due":
-            self._line(f"vision   bag on the floor ({ev['count']} in zone {ev['zone']}): reminder due")
+            self._line(_("vision   bag on the floor ({count} in zone {zone}): reminder due").format(
+                count=ev["count"], zone=ev["zone"]))
         elif what == "incident":
             iid, rev, state = ev["id"], ev["rev"], ev["state"]
             tl.types[iid] = ev["type"]
@@ -114,11 +133,13 @@ class DemoPrinter:
                     tl.opened[iid] = tl.now()
             subject = next((v for v in ev["subject"].values() if v), "")
             m = ", ".join(f"{k} {v}" for k, v in ev["measurements"].items())
-            snap = " + snapshot" if ev.get("snapshot") else ""
-            self._line(f"incident {ev['type']} {subject} {state} (rev {rev}) {m}{snap}")
+            snap = _(" + snapshot") if ev.get("snapshot") else ""
+            words = _("open") if state == "open" else _("resolved") if state == "resolved" else state
+            self._line(_("incident {type} {subject} {state} (rev {rev}) {measurements}{snapshot}").format(
+                type=incident_name(ev["type"]), subject=subject, state=words, rev=rev, measurements=m, snapshot=snap))
         elif what == "relay":
             tl.relay_switches += 1
-            self._line(f"relay    {ev['id']} {'ON' if ev['on'] else 'off'}")
+            self._line((_("relay    {id} ON") if ev["on"] else _("relay    {id} off")).format(id=ev["id"]))
 
     def on_delivered(self, item, outcome) -> None:
         if item.kind != "incident":
@@ -128,8 +149,9 @@ class DemoPrinter:
             return
         ms = (time.monotonic() - queued) * 1000
         self.timeline.latencies_ms.append(ms)
-        kind = self.timeline.types.get(item.incident_id, "incident")
-        self._line(f"platform accepted {kind} rev {item.rev} (HTTP {outcome.status}, {ms:.0f} ms after the event)")
+        kind = incident_name(self.timeline.types.get(item.incident_id, "incident"))
+        self._line(_("platform accepted {kind} rev {rev} (HTTP {status}, {ms:.0f} ms after the event)").format(
+            kind=kind, rev=item.rev, status=outcome.status, ms=ms))
 
 
 def _start_receiver(out: Path, token: str):
@@ -157,11 +179,13 @@ def _export(out: Path, store, printer: DemoPrinter, renderer) -> dict[str, list[
     files: dict[str, list[Path]] = {"evidence": [], "voice": []}
     for inc in store.incidents():
         doc = inc["doc"]
-        jpeg = store.snapshot(doc["id"])
-        if jpeg:
-            path = evidence / f"{doc['type']}-{doc['id'][:8]}.jpg"
-            path.write_bytes(jpeg)
-            files["evidence"].append(path)
+        # the opening picture, and for a resolved bag the picture of the cleared place
+        for role, suffix in (("open", ""), ("resolve", "-resolved")):
+            jpeg = store.snapshot(doc["id"], role=role)
+            if jpeg:
+                path = evidence / f"{doc['type']}-{doc['id'][:8]}{suffix}.jpg"
+                path.write_bytes(jpeg)
+                files["evidence"].append(path)
     for ev in printer.timeline.spoken:
         if renderer is None:
             break
@@ -186,29 +210,32 @@ def _summary(store, printer: DemoPrinter, files, out: Path, write) -> list[str]:
         subject = next((v for v in (doc.get("subject") or {}).values() if v), "")
         opened = tl.opened.get(iid)
         resolved = tl.resolved.get(iid)
-        rows.append((doc["type"], subject, f"{opened:.1f}" if opened is not None else "-",
-                     f"{resolved:.1f}" if resolved is not None else "open", str(doc["rev"]),
-                     "yes" if store.snapshot(iid) else "-"))
-    header = ("incident", "subject", "opened s", "resolved s", "rev", "snapshot")
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+        rows.append((incident_name(doc["type"]), subject, f"{opened:.1f}" if opened is not None else "-",
+                     f"{resolved:.1f}" if resolved is not None else _("open"), str(doc["rev"]),
+                     _("yes") if store.snapshot(iid) else "-"))
+    header = (_("incident"), _("subject"), _("opened s"), _("resolved s"), _("rev"), _("snapshot"))
+    widths = [max(display_width(r[i]) for r in rows + [header]) for i in range(len(header))]
     write("")
-    write("What reached the platform (gedge receiver):")
+    write(_("What reached the platform (gedge receiver):"))
     for r in [header] + rows:
-        write("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        write("  " + "  ".join(pad(c, w) for c, w in zip(r, widths)))
     if tl.latencies_ms:
         lat = sorted(tl.latencies_ms)
-        write(f"event -> platform 2xx: median {lat[len(lat) // 2]:.0f} ms, worst {lat[-1]:.0f} ms over {len(lat)} revisions")
-    write(f"voice prompts played: {len(tl.spoken)}; relay switches: {tl.relay_switches}")
-    write(f"left in {out}: config.yaml, receiver.db ({len(incidents)} incidents), "
-          f"evidence/ ({len(files['evidence'])} JPEG), voice/ ({len(files['voice'])} WAV), state/ (outbox, snapshots)")
-    write(f"look again with: gedge receiver list --db {out / 'receiver.db'}")
+        write(_("event -> platform 2xx: median {median:.0f} ms, worst {worst:.0f} ms over {n} revisions").format(
+            median=lat[len(lat) // 2], worst=lat[-1], n=len(lat)))
+    write(_("voice prompts played: {spoken}; relay switches: {switches}").format(
+        spoken=len(tl.spoken), switches=tl.relay_switches))
+    write(_("left in {out}: config.yaml, receiver.db ({incidents} incidents), evidence/ ({jpegs} JPEG), "
+            "voice/ ({wavs} WAV), state/ (outbox, snapshots)").format(
+        out=out, incidents=len(incidents), jpegs=len(files["evidence"]), wavs=len(files["voice"])))
+    write(_("look again with: {command}").format(command=f"gedge receiver list --db {out / 'receiver.db'}"))
     missing = []
     for type_, must_resolve in EXPECTED:
         docs = [i["doc"] for i in incidents if i["doc"]["type"] == type_]
         if not docs:
-            missing.append(f"no {type_} incident")
+            missing.append(_("no {type} incident").format(type=incident_name(type_)))
         elif must_resolve and not any(d["state"] == "resolved" for d in docs):
-            missing.append(f"{type_} never resolved")
+            missing.append(_("{type} never resolved").format(type=incident_name(type_)))
     return missing
 
 
@@ -222,7 +249,8 @@ def run_demo(out: Path, write: Callable[[str], None] = print, duration_s: float 
     for stale in ("receiver.db", "receiver.db-wal", "receiver.db-shm"):
         (out / stale).unlink(missing_ok=True)
     shutil.rmtree(out / "state", ignore_errors=True)
-    shutil.rmtree(out / "evidence", ignore_errors=True)
+    for folder in ("evidence", "voice"):  # a rerun shows its own files, not the last run's
+        shutil.rmtree(out / folder, ignore_errors=True)
     dev = out / "dev"
     dev.mkdir(exist_ok=True)
     token = secrets.token_hex(16)
@@ -240,13 +268,15 @@ def run_demo(out: Path, write: Callable[[str], None] = print, duration_s: float 
     validate_text(text, str(config_path), out)
     config_path.write_text(text, encoding="utf-8")
 
-    write(f"garbage-edge demo: the agent on the simulated room '{SCENARIO}' for {duration:.0f} s")
-    write(f"  platform receiver on http://127.0.0.1:{port}/api, sensors on ptys in {dev}, "
-          f"speaker: {'the sound card' if sound_card else 'none found, ALSA null device'}")
-    write(f"  scenario: {scenario.description}")
+    write(_("garbage-edge demo: the agent on the simulated room '{scenario}' for {seconds:.0f} s").format(
+        scenario=SCENARIO, seconds=duration))
+    speaker = _("the sound card") if sound_card else _("none found, ALSA null device")
+    write("  " + _("platform receiver on {url}, sensors on ptys in {dev}, speaker: {speaker}").format(
+        url=f"http://127.0.0.1:{port}/api", dev=dev, speaker=speaker))
+    write("  " + _("scenario: {description}").format(description=_(scenario.description)))
     printer = DemoPrinter(write)
     sensors = _start_sensors(dev)
-    service = Service(config_path, listener=printer.on_event, on_delivered=printer.on_delivered)
+    service = Service(config_path, listener=printer.on_event, on_delivered=printer.on_delivered, simulation=True)
     renderer = None
     try:
         service.install_signal_handlers()
@@ -272,7 +302,7 @@ def run_demo(out: Path, write: Callable[[str], None] = print, duration_s: float 
     if start_failed:
         server.shutdown()
         store.close()
-        write(f"demo cannot start the agent: {start_failed[0]}")
+        write(_("demo cannot start the agent: {reason}").format(reason=start_failed[0]))
         return start_failed[0].exit_code
     time.sleep(0.3)  # last deliveries settle in the receiver
     files = _export(out, store, printer, renderer)
@@ -283,7 +313,7 @@ def run_demo(out: Path, write: Callable[[str], None] = print, duration_s: float 
                                                    "opened": printer.timeline.opened,
                                                    "resolved": printer.timeline.resolved}, indent=1))
     if missing:
-        write("demo incomplete: " + "; ".join(missing))
+        write(_("demo incomplete: {missing}").format(missing="; ".join(missing)))
         return 1
-    write("demo complete: every expected incident opened, reached the platform and resolved")
+    write(_("demo complete: every expected incident opened, reached the platform and resolved"))
     return 0

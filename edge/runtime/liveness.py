@@ -16,6 +16,3 @@ class Liveness:
     def stale(self, now: float) -> list[str]:
         """Required loops that have not beaten within max_age_s (never-started loops count as stale)."""
         return [name for name in self.required if now - self._last.get(name, float("-inf")) > self.max_age_s]
-
-    def all_alive(self, now: float) -> bool:
-        return not self.stale(now)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import ConfigError, load_file
+from ..config.schema import refuse_simulation
 from .agent import Agent, Listener
 from .memory import trim_heap
 from .sdnotify import Notifier, watchdog_interval_s
@@ -57,8 +58,10 @@ def start_agent(cfg, base_dir: Path | None, **kw) -> Agent:
 class Service:
     def __init__(self, config_path: Path, *, allow_missing_token: bool = False, listener: Listener | None = None,
                  notifier: Notifier | None = None, seed: int = 0,
-                 agent_factory: Callable[..., Agent] = start_agent, on_delivered: Callable | None = None):
+                 agent_factory: Callable[..., Agent] = start_agent, on_delivered: Callable | None = None,
+                 simulation: bool = False):
         self.config_path = Path(config_path)
+        self.simulation = simulation  # False: a sim: camera or sim sensor is a config error
         self.allow_missing_token = allow_missing_token
         self.listener = listener
         self.notifier = notifier or Notifier()
@@ -77,6 +80,12 @@ class Service:
                                   listener=self.listener, seed=self.seed, on_delivered=self.on_delivered,
                                   voice_memory=voice_memory)
 
+    def _load(self):
+        cfg = load_file(self.config_path)
+        if not self.simulation:
+            refuse_simulation(cfg, self.config_path)
+        return cfg
+
     def request_stop(self, *_args) -> None:
         self._stop.set()
 
@@ -90,7 +99,7 @@ class Service:
 
     def run(self, duration_s: float | None = None) -> int:
         """Start, supervise until stopped (or for duration_s), stop. Returns the exit code."""
-        cfg = load_file(self.config_path)  # ConfigError goes to the caller: exit 2
+        cfg = self._load()  # ConfigError goes to the caller: exit 2
         self.agent = self._build(cfg)
         self.notifier.ready(self.agent.summary())
         log.info("ready")
@@ -134,7 +143,7 @@ class Service:
     def reload(self) -> bool:
         """Re-read the config; rebuild the agent on it when valid, keep the old one otherwise."""
         try:
-            cfg = load_file(self.config_path)
+            cfg = self._load()
         except ConfigError as e:
             for line in e.problems:
                 log.error("reload refused: %s", line)

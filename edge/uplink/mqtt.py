@@ -21,6 +21,7 @@ from typing import Callable
 
 import paho.mqtt.client as mqtt
 
+from ..files import config_relative
 from .retry import Outcome
 from .secrets import read_secret
 
@@ -71,8 +72,7 @@ class MqttTransport:
         password = read_secret(m.password_file, m.password_credential, base_dir, what="MQTT password")
         ca = None
         if m.ca_file:
-            p = Path(m.ca_file).expanduser()
-            ca = str(p if p.is_absolute() or base_dir is None else base_dir / p)
+            ca = str(config_relative(m.ca_file, base_dir))
         b = cfg.uplink.backoff
         # paho counts reconnect delays in whole seconds: 1 s doubling, capped like the uplink's backoff
         return cls(m.host, m.port, cfg.device.id, m.topic_prefix, m.username, password, m.tls, ca,

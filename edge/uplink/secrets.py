@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from ..files import config_relative
+
 
 class SecretError(Exception):
     pass
@@ -19,9 +21,7 @@ def read_secret(file: str | None, credential: str | None, base_dir: Path | None 
     None when neither is configured; SecretError when one is configured but cannot be read."""
     env = os.environ if env is None else env
     if file:
-        p = Path(file).expanduser()
-        if not p.is_absolute() and base_dir is not None:
-            p = base_dir / p
+        p = config_relative(file, base_dir)
         try:
             value = p.read_text(encoding="utf-8").strip()
         except OSError as e:

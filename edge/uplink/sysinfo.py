@@ -12,16 +12,12 @@ def disk_free_mb(path: str | Path) -> int | None:
         return None
 
 
-def cpu_temp_c() -> float | None:
-    """The SoC temperature (Raspberry Pi: thermal_zone0); None where the board has no sensor."""
+THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+def cpu_temp_c(zone: Path = THERMAL_ZONE) -> float | None:
+    """The SoC temperature (Raspberry Pi: thermal_zone0, in millidegrees); None where the board has no sensor."""
     try:
-        return round(int(Path("/sys/class/thermal/thermal_zone0/temp").read_text().strip()) / 1000.0, 1)
+        return round(int(Path(zone).read_text().strip()) / 1000.0, 1)
     except (OSError, ValueError):
-        return None
-
-
-def system_uptime_s() -> float | None:
-    try:
-        return float(Path("/proc/uptime").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
         return None

@@ -13,9 +13,8 @@ import datetime as dt
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from ..contract import TELEMETRY_SCHEMA
 from ..incidents.book import format_time
-
-TELEMETRY_SCHEMA = "garbage-edge/telemetry@1"
 
 
 def build_telemetry(

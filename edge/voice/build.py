@@ -5,7 +5,7 @@
     stack.worker.prerender(stack.policy.render_jobs())
     stack.worker.say(stack.policy.decide("bag_on_floor", "floor", track_id, time.time()))
 
-On a config change: `stack.reconfigure(new_config)` (re-renders changed prompts, keeps cooldowns).
+On a config change the agent is rebuilt; `policy.memory()` / `recall()` carry cooldowns and counts over.
 """
 from __future__ import annotations
 
@@ -58,14 +58,6 @@ class VoiceStack:
     policy: VoicePolicy
     worker: VoiceWorker
     renderer: Renderer
-
-    def reconfigure(self, config) -> None:
-        self.policy.reconfigure(config)
-        self.worker.play_timeout_s = config.voice.play_timeout_s
-        self.worker.max_delay_s = config.voice.max_delay_s
-        self.worker.player = make_player(config)
-        self.renderer.timeout_s = config.voice.render_timeout_s
-        self.worker.prerender(self.policy.render_jobs())
 
 
 def build_voice(config, player=None, renderer=None, on_started=None) -> VoiceStack:

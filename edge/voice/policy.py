@@ -76,10 +76,6 @@ class VoicePolicy:
     def __init__(self, config, catalogue: PromptCatalogue | None = None):
         self._last: dict[tuple[str | None, str], float] = {}  # (zone, prompt) -> epoch of last play
         self._counts: OrderedDict[str, int] = OrderedDict()  # incident id -> reminders spoken
-        self.reconfigure(config, catalogue)
-
-    def reconfigure(self, config, catalogue: PromptCatalogue | None = None) -> None:
-        """Take a new config; cooldowns and counts carry over."""
         self.cfg = config.voice
         self.schedule = config.schedule
         self.tz = ZoneInfo(config.device.timezone)
