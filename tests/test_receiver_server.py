@@ -47,7 +47,7 @@ def test_token_device_and_document_checks(server):
     assert r.status_code == 400  # past the token check: the scheme is case-insensitive
     assert requests.post(url, data=json.dumps(d), headers={**lower, "Authorization": f"Basic {TOKEN}"}, timeout=5).status_code == 401
     assert post(server, d, device=None).status_code == 400
-    assert post(server, d, device="someone-else").status_code == 400
+    assert post(server, d, device="someone-else").status_code == 403  # the document is another device's
     assert post(server, {**d, "rev": 0}).status_code == 400
     assert post(server, {**d, "type": "alien"}).status_code == 400
     assert post(server, [1, 2]).status_code == 400
@@ -86,7 +86,9 @@ def test_snapshot_and_telemetry(server):
     assert r.status_code == 415
     r = requests.put(f"{url}/incidents/{d['id']}/snapshot", data=jpeg(5), headers={**auth, "Content-Type": "image/jpeg"}, timeout=5)
     assert r.status_code == 201 and server.store.snapshot(d["id"]) == jpeg(5)
-    tele = {"schema": "garbage-edge/telemetry@1", "device_id": "dev-1", "sent_at": "x", "readings": {}, "health": {}}
+    tele = {"schema": "garbage-edge/telemetry@1", "device_id": "dev-1", "sent_at": "2026-11-28T19:02:12.001+08:00",
+            "readings": {}, "health": {}}
+    assert post(server, {**tele, "sent_at": "x"}, path="/api/v1/telemetry").status_code == 400
     assert post(server, tele, path="/api/v1/telemetry").status_code == 202
     assert post(server, {**tele, "schema": "x"}, path="/api/v1/telemetry").status_code == 400
     assert server.store.telemetry()[0]["doc"] == tele

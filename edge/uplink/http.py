@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import requests
 
+from ..logfmt import short_error
+from ..files import config_relative
 from .retry import Outcome, classify, parse_retry_after
 from .secrets import read_secret
 
@@ -77,8 +79,7 @@ class HttpTransport:
 
         verify: bool | str = h.verify_tls
         if h.verify_tls and h.ca_file:
-            ca = Path(h.ca_file).expanduser()
-            verify = str(ca if ca.is_absolute() or base_dir is None else base_dir / ca)
+            verify = str(config_relative(h.ca_file, base_dir))
         return cls(h.base_url, cfg.device.id, token, verify, h.connect_timeout_s, h.read_timeout_s)
 
     def start(self) -> None:
@@ -108,7 +109,7 @@ class HttpTransport:
             r = self.session.request(method, self.base_url + path, data=body, headers=headers,
                                      timeout=self.timeout, verify=self.verify)
         except requests.Timeout as e:
-            return Outcome("retry", None, f"timeout: {type(e).__name__}")
+            return Outcome("retry", None, short_error(e))
         except requests.ConnectionError as e:
             return Outcome("retry", None, f"connection error: {_short(e)}")
         except requests.RequestException as e:
@@ -133,5 +134,5 @@ class HttpTransport:
 
 
 def _short(e: Exception) -> str:
-    # requests' messages embed nested reprs; the first line is enough for logs and `gedge outbox`
-    return str(e).splitlines()[0][:300]
+    # requests' messages embed nested reprs: a few words for logs and `gedge outbox`
+    return short_error(e)

@@ -17,7 +17,6 @@ only means the platform sees the same (id, rev) again.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -25,7 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from ..incidents.snapshots import SnapshotStore
-from ..outbox import Item, Outbox
+from ..logfmt import recovered_line, retry_line
+from ..outbox import Item, Outbox, OutboxDamaged
 from .retry import Outcome, RetrySchedule
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,12 @@ class _Lane:
 
     def __init__(self, transport: Transport, schedule: RetrySchedule):
         self.beat = time.monotonic()  # the lane's loop went round at this time (for the watchdog)
+        self.broken = False  # the outbox cannot be read: the lane does no work, and says so
         self.transport = transport
         self.schedule = schedule
         self.attempt = 0
+        self.failures = 0  # failed tries since the last delivery (for the one "delivering again" line)
+        self.failing_since: float | None = None  # monotonic, the first of those failures
         self.blocked_until = 0.0  # monotonic
         self.last_ok: float | None = None  # wall clock
         self.last_error: str | None = None
@@ -129,8 +132,8 @@ class Uplink:
         A lane stuck in a request longer than its timeouts shows here as an old beat."""
         if not self._lanes:
             return None
-        if any(lane.thread is None or not lane.thread.is_alive() for lane in self._lanes):
-            return float("-inf")
+        if any(lane.thread is None or not lane.thread.is_alive() or lane.broken for lane in self._lanes):
+            return float("-inf")  # a loop that cannot do its work must not feed the watchdog
         return min(lane.beat for lane in self._lanes)
 
     def health(self) -> dict[str, Any]:
@@ -175,6 +178,7 @@ class Uplink:
             lane.wake.clear()  # before looking, so an enqueue from now on is not missed
             try:
                 items = self.outbox.pending(name, self.batch)
+                lane.broken = False
                 if not items:
                     tele = self.outbox.next_telemetry(name)
                     items = [tele] if tele else []
@@ -183,6 +187,11 @@ class Uplink:
                     lane.wake.wait(min(self.idle_poll_s, 1.0))
                     continue
                 self._drain(lane, items)
+            except OutboxDamaged as e:
+                if not lane.broken:
+                    log.error("uplink %s: cannot read the outbox (%s); withholding the watchdog", name, e)
+                lane.broken = True
+                self._fail(lane, f"outbox damaged: {e}", None)
             except Exception as e:  # a bug or a disk problem: log, back off, keep the thread alive
                 log.exception("uplink %s: unexpected error", name)
                 self._fail(lane, f"internal error: {e}", None)
@@ -209,6 +218,7 @@ class Uplink:
                     return
                 outcome = self._send(lane, item)
                 if outcome.kind == "ok":
+                    self._delivering_again(lane)
                     lane.attempt = 0
                     lane.last_ok = time.time()
                     lane.sent += 1
@@ -223,6 +233,7 @@ class Uplink:
                 self.outbox.delivered(done)
                 done = []
                 if outcome.kind == "dead":
+                    self._delivering_again(lane)
                     lane.attempt = 0  # the platform answered: the link works, the next outage backs off afresh
                     lane.last_error, lane.last_error_at = f"{item.label}: HTTP {outcome.status} (dead letter)", time.time()
                     self.outbox.dead_letter(item, outcome.status, outcome.detail)
@@ -239,7 +250,17 @@ class Uplink:
         delay = lane.schedule.delay(lane.attempt, retry_after)
         lane.blocked_until = time.monotonic() + delay
         lane.last_error, lane.last_error_at = error, time.time()
-        log.warning("uplink %s: %s; retry %d in %.1f s", lane.transport.name, error, lane.attempt, delay)
+        lane.failures += 1
+        if lane.failures == 1:
+            lane.failing_since = time.monotonic()
+        log.warning("%s", retry_line(lane.transport.name, error, lane.attempt, delay))
+
+    def _delivering_again(self, lane: _Lane) -> None:
+        """The destination takes deliveries again after failures: said once per outage."""
+        if lane.failures:
+            down_s = time.monotonic() - (lane.failing_since or time.monotonic())
+            log.info("%s", recovered_line(lane.transport.name, lane.failures, down_s))
+        lane.failures, lane.failing_since = 0, None
 
     def _send(self, lane: _Lane, item: Item) -> Outcome:
         body = item.body
@@ -247,25 +268,13 @@ class Uplink:
             sha = body.decode()
             jpeg = self.snapshots.get(sha) if self.snapshots else None
             if jpeg is None:
-                # pruned by the quota before it could go: nothing left to send (the incident's
-                # later revisions say snapshot: null)
+                # pruned by the quota before it could go: nothing left to send. The one place that
+                # handles a pruned picture is the runtime's router: it makes the revision that says
+                # snapshot: null (Router.pictures_pruned)
                 log.warning("snapshot %s of incident %s no longer on disk; skipped", sha[:12], item.incident_id)
                 return Outcome("ok", None, "picture pruned")
             body = jpeg
-        elif item.kind == "incident" and self.snapshots is not None:
-            body = self._without_missing_snapshot(body)
         return lane.transport.send(item.kind, item.incident_id, body)
-
-    def _without_missing_snapshot(self, body: bytes) -> bytes:
-        """An incident whose picture was pruned before upload goes with snapshot: null."""
-        if b'"snapshot":{' not in body:
-            return body
-        doc = json.loads(body)
-        snap = doc.get("snapshot")
-        if snap and not self.snapshots.has(snap.get("sha256", "")):
-            doc["snapshot"] = None
-            return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-        return body
 
 
 def _describe(o: Outcome) -> str:

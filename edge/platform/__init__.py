@@ -1,0 +1,1 @@
+"""The reference platform server behind `gedge receiver`: API, per-device tokens, storage, board."""
