@@ -20,3 +20,17 @@ def config_file(tmp_path, default_config_text) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(default_config_text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _english_locale(monkeypatch):
+    """Messages in English unless a test asks otherwise: the suite must not depend on the
+    locale of the machine it runs on (a Chinese desktop would turn every message Chinese)."""
+    from edge import i18n
+
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)

@@ -13,6 +13,8 @@ import os
 import sys
 
 from .. import __version__
+from ..i18n import LANGUAGES, _, set_language
+from . import parser_messages
 
 # Command modules, in the order `gedge --help` lists them.
 COMMAND_MODULES = (
@@ -38,16 +40,20 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's own usage errors exit 2 too, with one clear line
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, _("{prog}: error: {message}\n").format(prog=self.prog, message=message))
 
 
 def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config", metavar="PATH", default=argparse.SUPPRESS,
-        help="config file (default: $GARBAGE_EDGE_CONFIG, else /etc/garbage-edge/config.yaml, else the bundled default)",
+        help=_("config file (default: $GARBAGE_EDGE_CONFIG, else /etc/garbage-edge/config.yaml, else the bundled default)"),
     )
-    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output (-vv: debug)")
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=_("more log output (-vv: debug)"))
+    common.add_argument(
+        "--lang", choices=LANGUAGES, default=argparse.SUPPRESS,
+        help=_("language of the messages: zh (中文) or en (default: the config's device.ui_lang, else the locale)"),
+    )
     return common
 
 
@@ -55,15 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     common = common_options()
     parser = _Parser(
         prog="gedge",
-        description="garbage-edge: smart garbage room agent and maintenance tool",
+        description=_("garbage-edge: smart garbage room agent and maintenance tool"),
         parents=[common],
-        epilog="Run `gedge COMMAND --help` for a command's options. Exit codes: 0 ok, 1 failure, 2 usage/config error.",
+        epilog=_("Run `gedge COMMAND --help` for a command's options. Exit codes: 0 ok, 1 failure, 2 usage/config error."),
     )
-    parser.add_argument("--version", action="version", version=f"garbage-edge {__version__}")
+    parser.add_argument("--version", action="version", version=f"garbage-edge {__version__}",
+                        help=_("show program's version number and exit"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(f".{name}", __name__).register(sub, common)
-    completion = sub.add_parser("completion", parents=[common], help="print the shell completion script")
+    completion = sub.add_parser("completion", parents=[common], help=_("print the shell completion script"))
     completion.add_argument("shell", choices=["bash", "zsh", "fish"], nargs="?", default="bash")
     completion.set_defaults(func=_completion)
     return parser
@@ -78,12 +85,32 @@ def _completion(args) -> int:
 
 def setup_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * verbosity
-    # journald adds its own timestamps; under systemd (JOURNAL_STREAM set) leave them out
-    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=max(level, logging.DEBUG), format=fmt, stream=sys.stderr)
+    from ..logfmt import log_format
+
+    # journald adds its own time stamps; under systemd (JOURNAL_STREAM set) leave them out
+    logging.basicConfig(level=max(level, logging.DEBUG), format=log_format(), stream=sys.stderr)
+
+
+def lang_in_argv(argv: list[str]) -> str | None:
+    """The value of --lang before the parser exists, so that its help and errors use it too."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--lang="):
+            value = arg.split("=", 1)[1]
+        else:
+            continue
+        if value in LANGUAGES:
+            return value
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
+    # --lang, else the locale; a config's device.ui_lang applies when the config is read
+    set_language(lang_in_argv(sys.argv[1:] if argv is None else argv))
+    parser_messages.install()
     parser = build_parser()
     try:
         import argcomplete

@@ -6,30 +6,33 @@ import sys
 import time
 from pathlib import Path
 
+from hw.camera import redact
+
+from ..i18n import _
 from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load_config_or_report
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("camera", parents=[common], help="camera snapshot and health")
+    p = sub.add_parser("camera", parents=[common], help=_("camera snapshot and health"))
     cmds = p.add_subparsers(dest="camera_command", metavar="ACTION", required=True)
-    s = cmds.add_parser("snapshot", parents=[common], help="save the current frame as a JPEG")
+    s = cmds.add_parser("snapshot", parents=[common], help=_("save the current frame as a JPEG"))
     s.add_argument("out", metavar="OUT.jpg")
-    s.add_argument("--zones", action="store_true", help="draw the zones on it")
+    s.add_argument("--zones", action="store_true", help=_("draw the zones on it"))
     s.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help="wait this long for a frame (default: camera.stall_timeout_s)")
+                   help=_("wait this long for a frame (default: camera.stall_timeout_s)"))
     s.set_defaults(func=cmd_snapshot)
-    s = cmds.add_parser("status", parents=[common], help="run the camera a few seconds and report its health")
-    s.add_argument("--seconds", type=float, default=3.0, metavar="S", help="how long to watch (default 3)")
-    s.add_argument("--json", action="store_true", help="as JSON")
+    s = cmds.add_parser("status", parents=[common], help=_("run the camera a few seconds and report its health"))
+    s.add_argument("--seconds", type=float, default=3.0, metavar="S", help=_("how long to watch (default 3)"))
+    s.add_argument("--json", action="store_true", help=_("as JSON"))
     s.set_defaults(func=cmd_status)
 
-    z = sub.add_parser("zones", parents=[common], help="show the floor and bin zones")
+    z = sub.add_parser("zones", parents=[common], help=_("show the floor and bin zones"))
     zc = z.add_subparsers(dest="zones_command", metavar="ACTION", required=True)
-    s = zc.add_parser("show", parents=[common], help="list the zones, or draw them on a current frame")
-    s.add_argument("--image", metavar="OUT.jpg", help="write the current camera frame with the zones drawn")
-    s.add_argument("--on", metavar="PICTURE", help="draw on this picture instead of a camera frame")
-    s.add_argument("--json", action="store_true", help="list the zones as JSON")
-    s.add_argument("--timeout", type=float, default=None, metavar="S", help="wait this long for a camera frame")
+    s = zc.add_parser("show", parents=[common], help=_("list the zones, or draw them on a current frame"))
+    s.add_argument("--image", metavar="OUT.jpg", help=_("write the current camera frame with the zones drawn"))
+    s.add_argument("--on", metavar="PICTURE", help=_("draw on this picture instead of a camera frame"))
+    s.add_argument("--json", action="store_true", help=_("list the zones as JSON"))
+    s.add_argument("--timeout", type=float, default=None, metavar="S", help=_("wait this long for a camera frame"))
     s.set_defaults(func=cmd_zones_show)
 
 
@@ -55,7 +58,7 @@ def grab_frame(cfg, timeout: float | None = None):
     finally:
         cam.stop(timeout=2.0)
     if got is None:
-        return None, health.reason or f"no frame within {wait:g} s"
+        return None, health.reason or _("no frame within {seconds:g} s").format(seconds=wait)
     return got[0], None
 
 
@@ -66,13 +69,13 @@ def _write_jpeg(path: str, img, quality: int) -> str | None:
     try:
         data = encode_jpeg(img, quality, max_width=img.shape[1])
     except ValueError:
-        return f"cannot encode {path}"
+        return _("cannot encode {path}").format(path=path)
     out = Path(path)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
     except OSError as e:  # a read-only card, a typo'd directory: say so, exit 1
-        return f"cannot write {path}: {e.strerror or e}"
+        return _("cannot write {path}: {reason}").format(path=path, reason=e.strerror or e)
     return None
 
 
@@ -82,7 +85,9 @@ def cmd_snapshot(args) -> int:
         return EXIT_USAGE
     frame, why = grab_frame(cfg, args.timeout)
     if frame is None:
-        print(f"gedge camera snapshot: no frame from {cfg.camera.source}: {why}", file=sys.stderr)
+        print(_("gedge camera snapshot: no frame from {source}: {reason}").format(source=redact(cfg.camera.source),
+                                                                                  reason=redact(str(why))),
+              file=sys.stderr)
         return EXIT_FAILURE
     if args.zones:
         from ..vision.evidence import draw_zones
@@ -91,9 +96,10 @@ def cmd_snapshot(args) -> int:
         frame = draw_zones(frame.copy(), ZoneMap.from_config(cfg.zones))
     why = _write_jpeg(args.out, frame, cfg.evidence.jpeg_quality)
     if why:
-        print(f"gedge camera snapshot: {why}", file=sys.stderr)
+        print(_("gedge camera snapshot: {reason}").format(reason=why), file=sys.stderr)
         return EXIT_FAILURE
-    print(f"{args.out}: {frame.shape[1]}x{frame.shape[0]} from {cfg.camera.source}")
+    print(_("{path}: {width}x{height} from {source}").format(
+        path=args.out, width=frame.shape[1], height=frame.shape[0], source=redact(cfg.camera.source)))
     return EXIT_OK
 
 
@@ -106,7 +112,7 @@ def cmd_status(args) -> int:
     try:
         cam = open_camera(cfg.camera)
     except CameraError as e:
-        print(f"gedge camera status: {e}", file=sys.stderr)
+        print(_("gedge camera status: {reason}").format(reason=e), file=sys.stderr)
         return EXIT_FAILURE
     cam.start()
     try:
@@ -118,8 +124,10 @@ def cmd_status(args) -> int:
         print(json.dumps(h.as_dict(), ensure_ascii=False))
     else:
         size = f"{h.size[0]}x{h.size[1]}" if h.size else "-"
-        print(f"camera {h.source}: {h.status}{' (' + h.reason + ')' if h.reason else ''}; "
-              f"{h.fps:.1f} fps measured, {h.frames} frames, size {size}, reconnects {h.reconnects}")
+        status = h.status + (f" ({h.reason})" if h.reason else "")
+        print(_("camera {source}: {status}; {fps:.1f} fps measured, {frames} frames, size {size}, "
+                "reconnects {reconnects}").format(source=h.source, status=status, fps=h.fps, frames=h.frames,
+                                                  size=size, reconnects=h.reconnects))
     return EXIT_OK if h.status == "ok" else EXIT_FAILURE
 
 
@@ -127,6 +135,10 @@ def cmd_zones_show(args) -> int:
     from ..vision.evidence import draw_zones
     from ..vision.zones import ZoneMap
 
+    if args.on and not args.image:  # it would list the zones and draw nothing: say what is missing
+        print(_("gedge zones show: --on {path} needs --image OUT.jpg, the file to draw the zones into")
+              .format(path=args.on), file=sys.stderr)
+        return EXIT_USAGE
     cfg = load_config_or_report(args)
     if cfg is None:
         return EXIT_USAGE
@@ -135,9 +147,9 @@ def cmd_zones_show(args) -> int:
         print(json.dumps({"floor": [list(p) for p in zones.floor],
                           "bins": [{"id": b, "polygon": [list(p) for p in poly]} for b, poly in zones.bins]}))
     else:
-        print(f"floor: {_fmt(zones.floor)}")
+        print(_("floor: {points}").format(points=_fmt(zones.floor)))
         for bin_id, poly in zones.bins:
-            print(f"bin {bin_id}: {_fmt(poly)}")
+            print(_("bin {id}: {points}").format(id=bin_id, points=_fmt(poly)))
     if not args.image:
         return EXIT_OK
     if args.on:
@@ -145,7 +157,7 @@ def cmd_zones_show(args) -> int:
 
         frame = cv2.imread(args.on)
         if frame is None:
-            print(f"gedge zones show: cannot read picture {args.on}", file=sys.stderr)
+            print(_("gedge zones show: cannot read picture {path}").format(path=args.on), file=sys.stderr)
             return EXIT_USAGE
         size = (cfg.camera.width, cfg.camera.height)
         if (frame.shape[1], frame.shape[0]) != size:
@@ -153,14 +165,17 @@ def cmd_zones_show(args) -> int:
     else:
         frame, why = grab_frame(cfg, args.timeout)
         if frame is None:
-            print(f"gedge zones show: no frame from {cfg.camera.source}: {why}", file=sys.stderr)
+            print(_("gedge zones show: no frame from {source}: {reason}").format(source=redact(cfg.camera.source),
+                                                                                 reason=redact(str(why))),
+                  file=sys.stderr)
             return EXIT_FAILURE
     img = draw_zones(frame.copy(), zones)
     why = _write_jpeg(args.image, img, 90)
     if why:
-        print(f"gedge zones show: {why}", file=sys.stderr)
+        print(_("gedge zones show: {reason}").format(reason=why), file=sys.stderr)
         return EXIT_FAILURE
-    print(f"{args.image}: zones drawn on a {img.shape[1]}x{img.shape[0]} frame", file=sys.stderr)
+    print(_("{path}: zones drawn on a {width}x{height} frame").format(path=args.image, width=img.shape[1], height=img.shape[0]),
+          file=sys.stderr)
     return EXIT_OK
 
 

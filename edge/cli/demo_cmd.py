@@ -5,18 +5,19 @@ import logging
 import sys
 from pathlib import Path
 
+from ..i18n import _
 from . import EXIT_FAILURE
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("demo", parents=[common], help="run the agent on the simulated room with a local receiver",
-                       description="Runs the real agent on the simulated room: a bag left outside the bins "
+    p = sub.add_parser("demo", parents=[common], help=_("run the agent on the simulated room with a local receiver"),
+                       description=_("Runs the real agent on the simulated room: a bag left outside the bins "
                                    "(reminder, incident, removal, resolution), a bin filling up and emptied, an odor "
                                    "spike switching the fan relay; serial sensors on socat ptys; a local `gedge "
                                    "receiver`. Prints what happens, then a summary; leaves evidence JPEGs, WAVs and "
-                                   "the receiver's database in --out.")
-    p.add_argument("--out", default="demo-out", metavar="DIR", help="where to leave everything (default: demo-out)")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: the whole scenario)")
+                                   "the receiver's database in --out."))
+    p.add_argument("--out", default="demo-out", metavar="DIR", help=_("where to leave everything (default: demo-out)"))
+    p.add_argument("--duration", type=float, metavar="S", help=_("stop after S seconds (default: the whole scenario)"))
     p.set_defaults(func=cmd_demo)
 
 

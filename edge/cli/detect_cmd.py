@@ -5,20 +5,21 @@ import json
 import sys
 from pathlib import Path
 
+from ..i18n import _
 from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("detect", parents=[common], help="run the detector on pictures; print the boxes",
-                       description="Run the detector on still pictures. Backend, model, input size and "
-                                   "confidence default to the config's `vision` section.")
+    p = sub.add_parser("detect", parents=[common], help=_("run the detector on pictures; print the boxes"),
+                       description=_("Run the detector on still pictures. Backend, model, input size and "
+                                   "confidence default to the config's `vision` section."))
     p.add_argument("images", nargs="+", metavar="IMAGE", type=Path)
-    p.add_argument("--backend", choices=["onnx", "ultralytics"], help="detector backend (default: vision.backend)")
-    p.add_argument("--model", metavar="PATH", help="model file (default: vision.model)")
-    p.add_argument("--conf", type=float, help="minimum confidence (default: vision.conf)")
-    p.add_argument("--imgsz", type=int, help="input size, a multiple of 32 (default: vision.imgsz)")
-    p.add_argument("--json", action="store_true", help="one JSON object per image")
-    p.add_argument("--draw", metavar="DIR", type=Path, help="write each picture with its boxes drawn into DIR")
+    p.add_argument("--backend", choices=["onnx", "ultralytics"], help=_("detector backend (default: vision.backend)"))
+    p.add_argument("--model", metavar="PATH", help=_("model file (default: vision.model)"))
+    p.add_argument("--conf", type=float, help=_("minimum confidence (default: vision.conf)"))
+    p.add_argument("--imgsz", type=int, help=_("input size, a multiple of 32 (default: vision.imgsz)"))
+    p.add_argument("--json", action="store_true", help=_("one JSON object per image"))
+    p.add_argument("--draw", metavar="DIR", type=Path, help=_("write each picture with its boxes drawn into DIR"))
     p.set_defaults(func=_detect)
 
 
@@ -35,23 +36,23 @@ def _detect(args) -> int:
         return print_problems(e)
     v = cfg.vision
     if args.conf is not None and not (0 < args.conf < 1):
-        print("gedge detect: --conf must be between 0 and 1", file=sys.stderr)
+        print(_("gedge detect: --conf must be between 0 and 1"), file=sys.stderr)
         return EXIT_USAGE
     imgsz = args.imgsz or v.imgsz
     if imgsz % 32 or not (64 <= imgsz <= 1280):
-        print("gedge detect: --imgsz must be a multiple of 32 between 64 and 1280", file=sys.stderr)
+        print(_("gedge detect: --imgsz must be a multiple of 32 between 64 and 1280"), file=sys.stderr)
         return EXIT_USAGE
     model = Path(args.model) if args.model else resolve_resource(v.model, locate(config_arg(args)).path.parent)
     try:
         det = load_detector(args.backend or v.backend, model, imgsz, args.conf or v.conf, v.iou, v.threads)
     except ModelError as e:
-        print(f"gedge detect: {e}", file=sys.stderr)
+        print(_("gedge detect: {reason}").format(reason=e), file=sys.stderr)
         return EXIT_USAGE
     if args.draw:
         try:
             args.draw.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            print(f"gedge detect: cannot use --draw {args.draw}: {e.strerror}", file=sys.stderr)
+            print(_("gedge detect: cannot use --draw {path}: {reason}").format(path=args.draw, reason=e.strerror), file=sys.stderr)
             return EXIT_USAGE
     failed = 0
     drawn: set[str] = set()
@@ -59,8 +60,9 @@ def _detect(args) -> int:
         # checked first: OpenCV would add its own warning line for a missing file
         img = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
         if img is None:
-            why = ("not an image OpenCV can read" if path.is_file() else "not a file") if path.exists() else "no such file"
-            print(f"gedge detect: cannot read image {path} ({why})", file=sys.stderr)
+            why = ((_("not an image OpenCV can read") if path.is_file() else _("not a file")) if path.exists()
+                   else _("no such file"))
+            print(_("gedge detect: cannot read image {path} ({reason})").format(path=path, reason=why), file=sys.stderr)
             failed += 1
             continue
         dets = det.detect(img)
@@ -71,7 +73,7 @@ def _detect(args) -> int:
             counts = {}
             for d in dets:
                 counts[d.cls] = counts.get(d.cls, 0) + 1
-            summary = ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or "nothing"
+            summary = ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or _("nothing")
             print(f"{path}: {w}x{h}: {summary}")
             for d in dets:
                 print(f"  {d.cls:12s} {d.conf:.2f}  " + " ".join(f"{v:.0f}" for v in d.xyxy))

@@ -13,27 +13,28 @@ import sys
 import time
 
 from ..config import ConfigError, load_config
+from ..i18n import _
 from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("relay", parents=[common], help="switch or inspect a relay (deodorizer, fan)")
+    p = sub.add_parser("relay", parents=[common], help=_("switch or inspect a relay (deodorizer, fan)"))
     cmds = p.add_subparsers(dest="relay_command", metavar="ACTION", required=True)
 
-    s = cmds.add_parser("on", parents=[common], help="switch on for a while, then off again")
-    s.add_argument("id", help="the actuators entry's id")
+    s = cmds.add_parser("on", parents=[common], help=_("switch on for a while, then off again"))
+    s.add_argument("id", help=_("the actuators entry's id"))
     s.add_argument("--for", dest="for_s", type=float, default=10.0, metavar="SECONDS",
-                   help="how long to keep it on (default 10)")
-    s.add_argument("--force", action="store_true", help="ignore the minimum off time")
+                   help=_("how long to keep it on (default 10)"))
+    s.add_argument("--force", action="store_true", help=_("ignore the minimum off time"))
     s.set_defaults(func=cmd_on)
 
-    s = cmds.add_parser("off", parents=[common], help="switch off now")
+    s = cmds.add_parser("off", parents=[common], help=_("switch off now"))
     s.add_argument("id")
     s.set_defaults(func=cmd_off)
 
-    s = cmds.add_parser("status", parents=[common], help="configuration and last recorded state")
-    s.add_argument("id", nargs="?", help="one actuator (default: all)")
-    s.add_argument("--json", action="store_true", help="one JSON object per actuator")
+    s = cmds.add_parser("status", parents=[common], help=_("configuration and last recorded state"))
+    s.add_argument("id", nargs="?", help=_("one actuator (default: all)"))
+    s.add_argument("--json", action="store_true", help=_("one JSON object per actuator"))
     s.set_defaults(func=cmd_status)
 
 
@@ -48,8 +49,8 @@ def _load(args):
     for a in cfg.actuators:
         if a.id == args.id:
             return cfg, a, EXIT_OK
-    known = ", ".join(a.id for a in cfg.actuators) or "none configured"
-    print(f"gedge relay: no actuator {args.id!r} (known: {known})", file=sys.stderr)
+    known = ", ".join(a.id for a in cfg.actuators) or _("none configured")
+    print(_("gedge relay: no actuator {id!r} (known: {known})").format(id=args.id, known=known), file=sys.stderr)
     return None, None, EXIT_USAGE
 
 
@@ -59,8 +60,8 @@ def _open(a):
     try:
         return open_relay(a.driver, a.pin, a.active_high)
     except RelayError as e:
-        print(f"gedge relay: {e}\n(is the agent running? it holds the pin: systemctl stop garbage-edge)",
-              file=sys.stderr)
+        print(_("gedge relay: {reason}\n(is the agent running? it holds the pin: systemctl stop garbage-edge)").format(
+            reason=e), file=sys.stderr)
         return None
 
 
@@ -79,14 +80,15 @@ def cmd_on(args) -> int:
     if a is None:
         return rc
     if args.for_s <= 0:
-        print("gedge relay: --for must be more than 0 seconds", file=sys.stderr)
+        print(_("gedge relay: --for must be more than 0 seconds"), file=sys.stderr)
         return EXIT_USAGE
     last = read_state(relay_state_dir(cfg) / f"{a.id}.json")
     if last and not last.get("on") and not args.force:
         left = a.min_off_s - (time.time() - float(last.get("at", 0)))
         if left > 0:
-            print(f"gedge relay: {a.id} was switched off {a.min_off_s - left:.0f} s ago; min_off_s is "
-                  f"{a.min_off_s:g} s: wait {left:.0f} s or use --force", file=sys.stderr)
+            print(_("gedge relay: {id} was switched off {ago:.0f} s ago; min_off_s is {min_off:g} s: "
+                    "wait {left:.0f} s or use --force").format(id=a.id, ago=a.min_off_s - left, min_off=a.min_off_s, left=left),
+                  file=sys.stderr)
             return EXIT_FAILURE
     relay = _open(a)
     if relay is None:
@@ -94,7 +96,7 @@ def cmd_on(args) -> int:
     try:
         relay.on()
         _record(cfg, a, True, "manual")
-        print(f"{a.id} on ({_where(a)}) for {args.for_s:g} s", flush=True)
+        print(_("{id} on ({where}) for {seconds:g} s").format(id=a.id, where=_where(a), seconds=args.for_s), flush=True)
         try:
             time.sleep(args.for_s)
         except KeyboardInterrupt:
@@ -103,7 +105,7 @@ def cmd_on(args) -> int:
     finally:
         relay.close()
         _record(cfg, a, False, "manual")
-    print(f"{a.id} off")
+    print(_("{id} off").format(id=a.id))
     return EXIT_OK
 
 
@@ -119,7 +121,7 @@ def cmd_off(args) -> int:
     finally:
         relay.close()
     _record(cfg, a, False, "manual")
-    print(f"{a.id} off")
+    print(_("{id} off").format(id=a.id))
     return EXIT_OK
 
 
@@ -131,7 +133,7 @@ def cmd_status(args) -> int:
         return rc
     actuators = [one] if one is not None else list(cfg.actuators)
     if not actuators:
-        print("no actuators configured", file=sys.stderr)
+        print(_("no actuators configured"), file=sys.stderr)
         return EXIT_OK
     for a in actuators:
         state = read_state(relay_state_dir(cfg) / f"{a.id}.json")
@@ -143,22 +145,23 @@ def cmd_status(args) -> int:
         if args.json:
             print(json.dumps(row, ensure_ascii=False))
             continue
-        now = ("unknown (nothing recorded yet)" if state is None else
-               f"{'ON' if row['on'] else 'off'} since {row['since']} ({row['by']}: {row['reason']})")
+        now = (_("unknown (nothing recorded yet)") if state is None else
+               _("{state} since {since} ({by}: {reason})").format(
+                   state=_("ON") if row["on"] else _("off"), since=row["since"], by=row["by"], reason=row["reason"]))
         if a.on_while == "manual":
-            rule = "switched by hand only"
+            rule = _("switched by hand only")
         elif a.hold_s <= 0:
-            rule = f"on while {a.on_while} is open"
+            rule = _("on while {incident} is open").format(incident=a.on_while)
         else:
-            rule = f"on for {a.hold_s:g} s when {a.on_while} opens"
-        print(f"{a.id}: {now}\n  {_where(a)}; {rule}; min off {a.min_off_s:g} s")
+            rule = _("on for {seconds:g} s when {incident} opens").format(seconds=a.hold_s, incident=a.on_while)
+        print(f"{a.id}: {now}\n  {_where(a)}; {rule}; " + _("min off {seconds:g} s").format(seconds=a.min_off_s))
     return EXIT_OK
 
 
 def _where(a) -> str:
     if a.driver == "sim":
-        return "simulated relay"
-    return f"GPIO {a.pin}, active {'high' if a.active_high else 'low'}"
+        return _("simulated relay")
+    return _("GPIO {pin}, active high").format(pin=a.pin) if a.active_high else _("GPIO {pin}, active low").format(pin=a.pin)
 
 
 def _iso(at, tz: str) -> str | None:

@@ -11,35 +11,36 @@ import time
 from typing import Any
 
 from ..config import ConfigError, locate
+from ..i18n import _, pad
 from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, load_config_or_report, print_problems
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("sensors", parents=[common], help="fill-level and odor sensors: list, read, calibrate")
+    p = sub.add_parser("sensors", parents=[common], help=_("fill-level and odor sensors: list, read, calibrate"))
     cmds = p.add_subparsers(dest="sensors_command", metavar="ACTION", required=True)
 
-    s = cmds.add_parser("list", parents=[common], help="the configured sensors and their wiring")
-    s.add_argument("--json", action="store_true", help="one JSON object per sensor")
+    s = cmds.add_parser("list", parents=[common], help=_("the configured sensors and their wiring"))
+    s.add_argument("--json", action="store_true", help=_("one JSON object per sensor"))
     s.set_defaults(func=cmd_list)
 
-    s = cmds.add_parser("read", parents=[common], help="watch filtered readings (Ctrl-C stops)")
-    s.add_argument("ids", nargs="*", metavar="ID", help="only these sensors (default: all)")
-    s.add_argument("--json", action="store_true", help="one JSON object per reading: id, kind, raw, value, unit, state")
+    s = cmds.add_parser("read", parents=[common], help=_("watch filtered readings (Ctrl-C stops)"))
+    s.add_argument("ids", nargs="*", metavar="ID", help=_("only these sensors (default: all)"))
+    s.add_argument("--json", action="store_true", help=_("one JSON object per reading: id, kind, raw, value, unit, state"))
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--once", action="store_true", help="stop after one reading of each sensor (exit 1 if one stays silent)")
-    g.add_argument("--seconds", type=float, metavar="N", help="stop after N seconds")
+    g.add_argument("--once", action="store_true", help=_("stop after one reading of each sensor (exit 1 if one stays silent)"))
+    g.add_argument("--seconds", type=float, metavar="N", help=_("stop after N seconds"))
     s.set_defaults(func=cmd_read)
 
     s = cmds.add_parser("calibrate", parents=[common],
-                        help="measure and store a calibration (empty/full distance, or MQ R0 in clean air)")
+                        help=_("measure and store a calibration (empty/full distance, or MQ R0 in clean air)"))
     s.add_argument("id", metavar="ID")
     g = s.add_mutually_exclusive_group(required=True)
-    g.add_argument("--empty", action="store_true", help="the bin is empty now: store the distance as empty_mm")
-    g.add_argument("--full", action="store_true", help="the bin is as full as it may get: store the distance as full_mm")
-    g.add_argument("--r0", action="store_true", help="the MQ sensor is warm and in clean air: store R0")
-    s.add_argument("--value", type=float, help="store this value instead of measuring (mm, or kΩ for --r0)")
-    s.add_argument("--samples", type=int, default=10, help="readings to take; their median is stored (default 10)")
-    s.add_argument("--dry-run", action="store_true", help="measure and print, change nothing")
+    g.add_argument("--empty", action="store_true", help=_("the bin is empty now: store the distance as empty_mm"))
+    g.add_argument("--full", action="store_true", help=_("the bin is as full as it may get: store the distance as full_mm"))
+    g.add_argument("--r0", action="store_true", help=_("the MQ sensor is warm and in clean air: store R0"))
+    s.add_argument("--value", type=float, help=_("store this value instead of measuring (mm, or kΩ for --r0)"))
+    s.add_argument("--samples", type=int, default=10, help=_("readings to take; their median is stored (default 10)"))
+    s.add_argument("--dry-run", action="store_true", help=_("measure and print, change nothing"))
     s.set_defaults(func=cmd_calibrate)
 
 
@@ -52,7 +53,7 @@ def _where(s) -> str:
         return f"GPIO {s.pin}"
     if s.driver == "mcp3008-mq":
         return f"MCP3008 ch {s.adc_channel}"
-    return "simulated"
+    return _("simulated")
 
 
 def _calibration(s) -> dict[str, Any]:
@@ -73,11 +74,11 @@ def cmd_list(args) -> int:
         if args.json:
             print(json.dumps(info, ensure_ascii=False))
         else:
-            what = f"bin {s.bin}" if s.kind == "fill" else f"gas {s.gas}"
+            what = _("bin {id}").format(id=s.bin) if s.kind == "fill" else _("gas {gas}").format(gas=s.gas)
             cal = " ".join(f"{k}={v:g}" for k, v in _calibration(s).items() if v is not None)
-            print(f"{s.id:<16} {s.kind:<5} {s.driver:<16} {_where(s):<24} {what:<12} {cal}")
+            print(f"{s.id:<16} {s.kind:<5} {s.driver:<16} {pad(_where(s), 24)} {pad(what, 12)} {cal}".rstrip())
     if not cfg.sensors and not args.json:
-        print("no sensors configured (sensors: in the config)")
+        print(_("no sensors configured (sensors: in the config)"))
     return EXIT_OK
 
 
@@ -96,10 +97,10 @@ def cmd_read(args) -> int:
         mgr = SensorManager(cfg, clock=time.time, on_reading=lambda r: q.put(("r", r)),
                             on_event=lambda e: q.put(("e", e)), sensor_ids=args.ids or None)
     except ValueError as e:
-        print(f"gedge sensors read: {e}", file=sys.stderr)
+        print(_("gedge sensors read: {reason}").format(reason=e), file=sys.stderr)
         return EXIT_USAGE
     if not mgr.sensors:
-        print("no sensors configured", file=sys.stderr)
+        print(_("no sensors configured"), file=sys.stderr)
         return EXIT_FAILURE
     pending = {s.id for s in mgr.sensors}
     got = 0
@@ -140,10 +141,11 @@ def cmd_read(args) -> int:
         print(f"# {sid}: {info['state']}, driver {info['status']}; {counters}", file=sys.stderr if args.json else sys.stdout)
     if args.once and pending:
         for sid in sorted(pending):
-            print(f"{sid}: no reading ({snap.get(sid, {}).get('status', 'unknown')})", file=sys.stderr)
+            print(_("{id}: no reading ({status})").format(id=sid, status=snap.get(sid, {}).get("status", "unknown")),
+                  file=sys.stderr)
         return EXIT_FAILURE
     if got == 0 and args.seconds is not None:
-        print("no readings", file=sys.stderr)
+        print(_("no readings"), file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
 
@@ -162,7 +164,7 @@ def _measure(cfg, sensor, what: str, n: int) -> tuple[float | None, str]:
         if what == "r0":
             read_rs = getattr(driver, "read_rs_kohm", None)
             if read_rs is None:
-                return None, f"driver {sensor.driver} has no R0 (only mcp3008-mq does)"
+                return None, _("driver {driver} has no R0 (only mcp3008-mq does)").format(driver=sensor.driver)
             while len(values) < n and time.monotonic() < deadline:
                 rs = read_rs()
                 if rs is not None and rs > 0:
@@ -175,8 +177,9 @@ def _measure(cfg, sensor, what: str, n: int) -> tuple[float | None, str]:
     finally:
         driver.close()
     if not values:
-        return None, f"no reading within {time.monotonic() - start:.0f} s ({driver.status()})"
-    return float(statistics.median(values[:n])), f"median of {len(values[:n])} readings"
+        return None, _("no reading within {seconds:.0f} s ({status})").format(
+            seconds=time.monotonic() - start, status=driver.status())
+    return float(statistics.median(values[:n])), _("median of {n} readings").format(n=len(values[:n]))
 
 
 def cmd_calibrate(args) -> int:
@@ -187,22 +190,23 @@ def cmd_calibrate(args) -> int:
         return EXIT_USAGE
     index = next((i for i, s in enumerate(cfg.sensors) if s.id == args.id), None)
     if index is None:
-        print(f"gedge sensors calibrate: no sensor with id {args.id!r}", file=sys.stderr)
+        print(_("gedge sensors calibrate: no sensor with id {id!r}").format(id=args.id), file=sys.stderr)
         return EXIT_USAGE
     sensor = cfg.sensors[index]
     what = "empty" if args.empty else "full" if args.full else "r0"
     if what in ("empty", "full") and sensor.kind != "fill":
-        print(f"gedge sensors calibrate: {sensor.id} is an odor sensor; --{what} is for fill sensors", file=sys.stderr)
-        return EXIT_USAGE
-    if what == "r0" and sensor.driver != "mcp3008-mq":
-        print(f"gedge sensors calibrate: --r0 is for MQ sensors on driver mcp3008-mq, {sensor.id} uses {sensor.driver}",
+        print(_("gedge sensors calibrate: {id} is an odor sensor; --{what} is for fill sensors").format(id=sensor.id, what=what),
               file=sys.stderr)
         return EXIT_USAGE
+    if what == "r0" and sensor.driver != "mcp3008-mq":
+        print(_("gedge sensors calibrate: --r0 is for MQ sensors on driver mcp3008-mq, {id} uses {driver}").format(
+            id=sensor.id, driver=sensor.driver), file=sys.stderr)
+        return EXIT_USAGE
     if args.samples < 1:
-        print("gedge sensors calibrate: --samples must be at least 1", file=sys.stderr)
+        print(_("gedge sensors calibrate: --samples must be at least 1"), file=sys.stderr)
         return EXIT_USAGE
     if args.value is not None:
-        measured, how = args.value, "given"
+        measured, how = args.value, _("given")
     else:
         measured, how = _measure(cfg, sensor, what, args.samples)
         if measured is None:
@@ -219,8 +223,8 @@ def cmd_calibrate(args) -> int:
         return EXIT_OK
     source = locate(config_arg(args))
     if source.origin == "bundled":
-        print("no config file to change: copy the bundled default to /etc/garbage-edge/config.yaml "
-              "or pass --config PATH", file=sys.stderr)
+        print(_("no config file to change: copy the bundled default to /etc/garbage-edge/config.yaml "
+                "or pass --config PATH"), file=sys.stderr)
         return EXIT_USAGE
     try:
         set_key(source.path, key, value)

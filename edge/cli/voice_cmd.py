@@ -13,19 +13,21 @@ import time
 from pathlib import Path
 
 from ..config import ConfigError, load_config
+from ..i18n import _
 from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("speak", parents=[common], help="say a prompt or text on the speaker (or write a WAV)",
-                       description="Say TEXT or the prompt NAME on the room's speaker, or write it to a WAV file.")
-    p.add_argument("text", nargs="?", help="what to say (or use --prompt)")
-    p.add_argument("--prompt", metavar="NAME", help="a prompt from the catalogue (see --list)")
-    p.add_argument("--lang", choices=["zh", "en"], help="language (default: voice.lang)")
-    p.add_argument("--out", metavar="FILE.wav", help="write the WAV here instead of playing it")
-    p.add_argument("--volume", type=int, metavar="PCT", help="0-100 (default: the volume scheduled for now)")
-    p.add_argument("--list", action="store_true", help="list the prompt names and their texts")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = sub.add_parser("speak", parents=[common], help=_("say a prompt or text on the speaker (or write a WAV)"),
+                       description=_("Say TEXT or the prompt NAME on the room's speaker, or write it to a WAV file."))
+    p.add_argument("text", nargs="?", help=_("what to say (or use --prompt)"))
+    p.add_argument("--prompt", metavar="NAME", help=_("a prompt from the catalogue (see --list)"))
+    # the global --lang (messages) also picks the spoken language unless --voice-lang is given
+    p.add_argument("--voice-lang", choices=["zh", "en"], help=_("spoken language (default: --lang, else voice.lang)"))
+    p.add_argument("--out", metavar="FILE.wav", help=_("write the WAV here instead of playing it"))
+    p.add_argument("--volume", type=int, metavar="PCT", help=_("0-100 (default: the volume scheduled for now)"))
+    p.add_argument("--list", action="store_true", help=_("list the prompt names and their texts"))
+    p.add_argument("--json", action="store_true", help=_("print the result as JSON"))
     p.set_defaults(func=cmd_speak)
 
 
@@ -39,7 +41,7 @@ def cmd_speak(args) -> int:
         cfg = load_config(config_arg(args))
     except ConfigError as e:
         return print_problems(e)
-    lang = args.lang or cfg.voice.lang
+    lang = args.voice_lang or getattr(args, "lang", None) or cfg.voice.lang
     catalogue = PromptCatalogue.from_config(cfg)
 
     if args.list:
@@ -49,21 +51,21 @@ def cmd_speak(args) -> int:
                   else f"{name:24} {text}")
         return EXIT_OK
     if (args.text is None) == (args.prompt is None):
-        print("gedge speak: give either TEXT or --prompt NAME (see --list)", file=sys.stderr)
+        print(_("gedge speak: give either TEXT or --prompt NAME (see --list)"), file=sys.stderr)
         return EXIT_USAGE
     if args.volume is not None and not 0 <= args.volume <= 100:
-        print("gedge speak: --volume must be 0-100", file=sys.stderr)
+        print(_("gedge speak: --volume must be 0-100"), file=sys.stderr)
         return EXIT_USAGE
     if args.prompt is not None:
         try:
             text = catalogue.text(args.prompt, lang)
         except UnknownPrompt as e:
-            print(f"gedge speak: {e.args[0]}", file=sys.stderr)
+            print(_("gedge speak: {reason}").format(reason=e.args[0]), file=sys.stderr)
             return EXIT_USAGE
     else:
         text = args.text
     if not text.strip():
-        print("gedge speak: nothing to say", file=sys.stderr)
+        print(_("gedge speak: nothing to say"), file=sys.stderr)
         return EXIT_USAGE
 
     voice = cfg.voice.voice_for(lang)
@@ -74,7 +76,7 @@ def cmd_speak(args) -> int:
         rendered = renderer.render(text, voice, cfg.voice.rate)
         wav = renderer.wav_for(text, voice, cfg.voice.rate, volume)
     except (RenderError, OSError) as e:
-        print(f"gedge speak: {e}", file=sys.stderr)
+        print(_("gedge speak: {reason}").format(reason=e), file=sys.stderr)
         return EXIT_FAILURE
     result.update(voice=rendered.voice, engine=rendered.engine, duration_s=round(rendered.duration_s, 2))
 
@@ -83,10 +85,11 @@ def cmd_speak(args) -> int:
         try:  # the very file the speaker would play
             shutil.copyfile(wav, out)
         except OSError as e:
-            print(f"gedge speak: cannot write {out}: {e}", file=sys.stderr)
+            print(_("gedge speak: cannot write {path}: {reason}").format(path=out, reason=e.strerror or e), file=sys.stderr)
             return EXIT_FAILURE
         result["out"] = str(out)
-        _report(args, result, f"wrote {out} ({rendered.duration_s:.1f} s, voice {rendered.voice}, volume {volume}%)")
+        _report(args, result, _("wrote {path} ({seconds:.1f} s, voice {voice}, volume {volume}%)").format(
+            path=out, seconds=rendered.duration_s, voice=rendered.voice, volume=volume))
         return EXIT_OK
 
     player = make_player(cfg)
@@ -96,9 +99,10 @@ def cmd_speak(args) -> int:
         result["error"] = played.error
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
-        print(f"gedge speak: {played.error}", file=sys.stderr)
+        print(_("gedge speak: {reason}").format(reason=played.error), file=sys.stderr)
         return EXIT_FAILURE
-    _report(args, result, f"played {rendered.duration_s:.1f} s (voice {rendered.voice}, volume {volume}%): {text}")
+    _report(args, result, _("played {seconds:.1f} s (voice {voice}, volume {volume}%): {text}").format(
+        seconds=rendered.duration_s, voice=rendered.voice, volume=volume, text=text))
     return EXIT_OK
 
 

@@ -1,45 +1,90 @@
 """Building blocks shared by every config section."""
 from __future__ import annotations
 
-import re
-from typing import Annotated
+import math
+import unicodedata
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
+from ..i18n import _
+
 
 
 class Section(BaseModel):
-    """Every config model: unknown keys are errors, values are checked on assignment too."""
+    """Every config model: unknown keys are errors, values are checked on assignment too.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    No value may be infinite or NaN, and no text may hold control characters or lone surrogates:
+    such values validate nowhere and break far from the config (a timeout of inf, a site name
+    that cannot be encoded into an incident)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    # fields whose text may span lines (spoken prompts written as YAML block scalars)
+    MULTILINE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after", check_fields=False)
+    @classmethod
+    def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
+        check_plain(value, multiline=info.field_name in cls.MULTILINE_FIELDS)
+        return value
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a string such as `500ms`, `10s`, `2min`, `1h`."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 10, 10s, 500ms or 2min")
-    if isinstance(value, (int, float)):
-        return float(value)
+_ALLOWED_CONTROLS = {False: frozenset(), True: frozenset("\n\t")}
+MAX_DEPTH = 32
+
+
+def check_plain(value: Any, *, multiline: bool = False, _depth: int = 0) -> None:
+    """Raise ValueError for a non-finite number or unusable text anywhere inside `value`."""
+    if _depth > MAX_DEPTH:
+        raise ValueError(_("nested too deeply"))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(_("must be a finite number, got {value}").format(value=value))
     if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return float(m.group(1)) * _UNIT_S[m.group(2)]
-    raise ValueError(f"expected a duration such as 10, 10s, 500ms or 2min, got {value!r}")
+        check_text(value, multiline=multiline)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_plain(k, _depth=_depth + 1)
+            check_plain(v, multiline=multiline, _depth=_depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            check_plain(v, multiline=multiline, _depth=_depth + 1)
+    elif isinstance(value, BaseModel):
+        return  # a nested section checked its own fields
 
 
-NonNegSeconds = Annotated[float, Field(ge=0)]
-PosSeconds = Annotated[float, Field(gt=0)]
+def check_text(text: str, *, multiline: bool = False) -> str:
+    allowed = _ALLOWED_CONTROLS[multiline]
+    for i, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":
+            raise ValueError(_("holds a broken character (a lone surrogate {code}) at position {pos}: "
+                               "retype the text").format(code=f"U+{ord(ch):04X}", pos=i + 1))
+        if unicodedata.category(ch) == "Cc" and ch not in allowed:
+            raise ValueError(_("holds a control character ({code}) at position {pos}: "
+                               "remove it").format(code=f"U+{ord(ch):04X}", pos=i + 1))
+    return text
+
+
+
+DAY_S = 86400.0
+# durations: a day at most unless a field says otherwise (a timeout of 1e300 s overflows the C library)
+NonNegSeconds = Annotated[float, Field(ge=0, le=DAY_S)]
+PosSeconds = Annotated[float, Field(gt=0, le=DAY_S)]
+
+
+def seconds(default: float, *, high: float, zero_ok: bool = False) -> Any:
+    """A duration field with its own upper bound (Annotated bounds cannot be tightened per field)."""
+    return Field(default, ge=0, le=high) if zero_ok else Field(default, gt=0, le=high)
+
 Point = tuple[float, float]
 
 
 def _polygon(points: list[Point]) -> list[Point]:
     if len(points) < 3:
-        raise ValueError("needs at least 3 points")
+        raise ValueError(_("needs at least 3 points"))
     return points
 
 
 Polygon = Annotated[list[Point], AfterValidator(_polygon)]
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # messages.PATTERN_WORDS says it in words
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]

@@ -11,10 +11,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from ..i18n import _, use_config_language
 from ..paths import CONFIG_ENV, DEFAULT_CONFIG_PATH, bundled_default_config
+from . import messages
+from .messages import SECRET_WORDS  # noqa: F401  (where other modules look for it)
 from .schema import Config, Loc, cross_check
-
-SECRET_WORDS = ("token", "password", "secret", "apikey", "api_key")
 
 
 class ConfigError(Exception):
@@ -79,12 +80,44 @@ def parse_yaml(text: str, name: str) -> Any:
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        raise ConfigError([f"{where} YAML syntax error: {e.problem or e.context}"]) from None
+        problem = e.problem or e.context
+        tabs = messages.tab_lines(text)
+        if tabs:  # the parser's "found character '\t' that cannot start any token" helps nobody
+            where, problem = f"{name}:{tabs[0][0]}:{tabs[0][1]}", messages.tab_problem(tabs)
+        raise ConfigError([_("{where} YAML syntax error: {problem}").format(where=where, problem=problem)]) from None
     if data is None:
         data = CommentedMap()
+    check_expansion(data, name)
     if not isinstance(data, dict):
-        raise ConfigError([f"{name}:1 the file must hold a mapping of sections (device:, camera:, …)"])
+        raise ConfigError([_("{name}:1 the file must hold a mapping of sections (device:, camera:, …)").format(name=name)])
     return data
+
+
+MAX_VALUES = 100_000  # a real config holds a few thousand values; aliases must not multiply them
+MAX_NESTING = 40
+
+
+def check_expansion(root: Any, name: str) -> None:
+    """Refuse a file whose aliases expand it beyond MAX_VALUES values or into a loop.
+
+    Anchors and aliases share one object in the loaded tree, so parsing is cheap; it is every
+    later walk (validation, `config show`) that would expand nine aliases of nine aliases of …
+    into billions of values. Counting the expanded values first costs at most MAX_VALUES steps."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise ConfigError([_("{name}: the file expands to more than {n} values through its aliases (*name): "
+                                 "write the values out instead").format(name=name, n=MAX_VALUES)])
+        if depth > MAX_NESTING:
+            raise ConfigError([_("{name}: nested more than {n} levels deep (an alias that contains itself?)")
+                               .format(name=name, n=MAX_NESTING)])
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def to_plain(node: Any) -> Any:
@@ -127,21 +160,9 @@ def format_loc(loc: Loc) -> str:
     return out or "(top level)"
 
 
-def _message(err: dict) -> str:
-    msg = err["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
-    if err["type"] == "extra_forbidden":
-        key = str(err["loc"][-1]).lower()
-        if any(w in key for w in SECRET_WORDS):
-            return "secrets are never written in the config: use token_file / password_file or a systemd credential"
-        return "unknown key"
-    if err["type"] == "missing":
-        return "required key is missing"
-    if "input" in err and err["type"] not in ("value_error", "assertion_error") and not isinstance(err["input"], (dict, list)):
-        msg += f" (got {err['input']!r})"
-    return msg
+def _message(err: dict, loc: Loc) -> str:
+    known = messages.known_keys_at(Config, loc) if err["type"] == "extra_forbidden" else None
+    return messages.describe(err, known)
 
 
 def _clean_loc(loc: tuple) -> Loc:
@@ -152,6 +173,12 @@ def _clean_loc(loc: tuple) -> Loc:
 def validate_text(text: str, name: str = "config.yaml", base_dir: Path | None = None) -> tuple[Config, Any]:
     """Validate YAML text. Returns (config, round-trip tree); raises ConfigError listing every problem."""
     tree = parse_yaml(text, name)
+    if not tree:  # all defaults would be the simulated room under a made-up name: never a box's config
+        raise ConfigError([_("{name}:1 the file is empty: a box needs at least its device id, site and camera "
+                             "(start from `gedge config template`)").format(name=name)])
+    device = tree.get("device")
+    if isinstance(device, dict) and isinstance(device.get("ui_lang"), str):
+        use_config_language(device["ui_lang"])  # even this file's problems are told in its language
     problems: list[str] = []
     try:
         cfg = Config.model_validate(to_plain(tree))
@@ -159,7 +186,7 @@ def validate_text(text: str, name: str = "config.yaml", base_dir: Path | None = 
         for err in e.errors():
             loc = _clean_loc(err["loc"])
             line = line_of(tree, loc)
-            problems.append(f"{name}:{line or 1} {format_loc(loc)}: {_message(err)}")
+            problems.append(f"{name}:{line or 1} {format_loc(loc)}: {_message(err, loc)}")
         raise ConfigError(problems) from None
     for loc, msg in cross_check(cfg, base_dir):
         problems.append(f"{name}:{line_of(tree, loc) or 1} {format_loc(loc)}: {msg}")
@@ -169,14 +196,24 @@ def validate_text(text: str, name: str = "config.yaml", base_dir: Path | None = 
 
 
 def load_file(path: Path) -> Config:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: no such config file"]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([f"{path}: cannot read: {e}"]) from None
-    cfg, _ = validate_text(text, str(path), path.parent)
+    text = read_config_text(path)
+    cfg, _tree = validate_text(text, str(path), path.parent)
     return cfg
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text as written (line ends kept); a missing, unreadable or non-UTF-8 file
+    raises ConfigError with what to do about it."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([_("{path}: no such config file").format(path=path)]) from None
+    except OSError as e:
+        raise ConfigError([_("{path}: cannot read: {reason}").format(path=path, reason=e.strerror or e)]) from None
+    try:
+        return messages.decode(data, str(path))
+    except ValueError as e:
+        raise ConfigError([str(e)]) from None
 
 
 def load_config(cli_path: str | None = None) -> Config:

@@ -5,7 +5,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Identifier, NonNegSeconds, PosSeconds, Section
+from ..i18n import _
+from .base import Identifier, NonNegSeconds, PosSeconds, Section, seconds
 
 Driver = Literal[
     "a02yy",  # ultrasonic UART auto-output frames FF H L SUM (DYP-A02YY, SEN0311, JSN-SR04T mode 2)
@@ -26,14 +27,14 @@ MQ_WARMUP_S = 180.0  # an MQ heater's resistance settles over minutes after powe
 
 class MqCurve(Section):
     # ppm = a * (Rs/R0) ** b ; datasheet curve fit per gas (defaults: MQ-135, NH3)
-    a: float = Field(102.2, gt=0)
-    b: float = -2.473
-    r0_kohm: float = Field(10.0, gt=0)  # calibrated in clean air by `gedge sensors calibrate ID --r0`
-    rl_kohm: float = Field(10.0, gt=0)  # load resistor on the module
-    vc: float = Field(5.0, gt=0)  # module supply (heater and divider)
-    vref: float = Field(3.3, gt=0)  # MCP3008 reference voltage
-    divider: float = Field(1.0, ge=1)  # AOUT = ADC input * divider (a 5 V module through a divider to 3.3 V)
-    clean_air_ratio: float = Field(3.6, gt=0)  # Rs/R0 in clean air, from the datasheet chart
+    a: float = Field(102.2, gt=0, le=1e6)
+    b: float = Field(-2.473, ge=-20, le=20)
+    r0_kohm: float = Field(10.0, gt=0, le=100_000)  # calibrated in clean air by `gedge sensors calibrate ID --r0`
+    rl_kohm: float = Field(10.0, gt=0, le=100_000)  # load resistor on the module
+    vc: float = Field(5.0, gt=0, le=24)  # module supply (heater and divider)
+    vref: float = Field(3.3, gt=0, le=5.5)  # MCP3008 reference voltage
+    divider: float = Field(1.0, ge=1, le=100)  # AOUT = ADC input * divider (a 5 V module through a divider to 3.3 V)
+    clean_air_ratio: float = Field(3.6, gt=0, le=1000)  # Rs/R0 in clean air, from the datasheet chart
 
 
 class Sensor(Section):
@@ -41,19 +42,19 @@ class Sensor(Section):
     kind: Literal["fill", "odor"]
     driver: Driver
     port: str | None = None  # serial device, e.g. /dev/ttyAMA0 or /dev/serial/by-id/…
-    baudrate: int = Field(9600, gt=0)
+    baudrate: int = Field(9600, ge=300, le=4_000_000)
     bin: Identifier | None = None  # the zones.bins id a fill sensor sits above
-    empty_mm: float | None = Field(None, gt=0)  # distance to the bottom of an empty bin
-    full_mm: float | None = Field(None, gt=0)  # distance to the rubbish when the bin counts as full
+    empty_mm: float | None = Field(None, gt=0, le=10_000)  # distance to the bottom of an empty bin
+    full_mm: float | None = Field(None, gt=0, le=10_000)  # distance to the rubbish when the bin counts as full
     gas: str | None = None  # odor: nh3 | h2s | co | …; for jsonl/ze03 the reading's name
-    poll_s: PosSeconds = 1.0  # triggered/Q&A/GPIO drivers: how often to ask
-    timeout_s: PosSeconds = 10.0  # no valid reading this long: sensor_fault
+    poll_s: float = seconds(1.0, high=3600)  # triggered/Q&A/GPIO drivers: how often to ask
+    timeout_s: float = seconds(10.0, high=3600)  # no valid reading this long: sensor_fault
     warmup_s: NonNegSeconds | None = None  # no odor alarms this long after start; default: MQ drivers 180 s, others 0
     filters: list[dict[str, Any]] = Field(default_factory=list)  # ESPHome-style filter chain
     # GPIO wiring (BCM numbers)
-    trigger_pin: int | None = None
-    echo_pin: int | None = None
-    pin: int | None = None
+    trigger_pin: int | None = Field(None, ge=0, le=53)
+    echo_pin: int | None = Field(None, ge=0, le=53)
+    pin: int | None = Field(None, ge=0, le=53)
     adc_channel: int | None = Field(None, ge=0, le=7)
     curve: MqCurve | None = None
     json_id: str | None = None  # jsonl: the "id" the co-processor uses, if not this sensor's id
@@ -61,7 +62,7 @@ class Sensor(Section):
     decimals: int = Field(1, ge=0, le=4)  # ze03 Q&A: the module's resolution (replies carry no decimals byte)
     active_high: bool = False  # gpio-digital: most MQ boards pull DO low above the threshold
     max_distance_m: float = Field(4.0, gt=0, le=10)  # gpio-distance: farther (or no echo) is no reading
-    reconnect_max_s: PosSeconds = 5.0  # serial: longest wait between reopen attempts of a lost port
+    reconnect_max_s: float = seconds(5.0, high=3600)  # serial: longest wait between reopen attempts of a lost port
     scenario: str | None = None  # sim: scenario name; default: the camera's sim:NAME, else a constant value
 
     @field_validator("filters")
@@ -75,28 +76,27 @@ class Sensor(Section):
     @model_validator(mode="after")
     def _wiring(self) -> "Sensor":
         if self.driver in SERIAL_DRIVERS and not self.port:
-            raise ValueError(f"driver {self.driver} needs a serial port")
+            raise ValueError(_("driver {driver} needs a serial port").format(driver=self.driver))
         if self.kind == "fill":
             if self.empty_mm is None or self.full_mm is None:
-                raise ValueError("a fill sensor needs empty_mm and full_mm")
+                raise ValueError(_("a fill sensor needs empty_mm and full_mm"))
             if self.full_mm >= self.empty_mm:
-                raise ValueError(
-                    f"full_mm ({self.full_mm:g}) must be less than empty_mm ({self.empty_mm:g}): the sensor looks down"
-                )
+                raise ValueError(_("full_mm ({full_mm:g}) must be less than empty_mm ({empty_mm:g}): the sensor looks down")
+                                 .format(full_mm=self.full_mm, empty_mm=self.empty_mm))
         if self.driver == "gpio-distance" and (self.trigger_pin is None or self.echo_pin is None):
-            raise ValueError("driver gpio-distance needs trigger_pin and echo_pin")
+            raise ValueError(_("driver gpio-distance needs trigger_pin and echo_pin"))
         if self.driver == "gpio-digital" and self.pin is None:
-            raise ValueError("driver gpio-digital needs pin")
+            raise ValueError(_("driver gpio-digital needs pin"))
         if self.driver == "mcp3008-mq" and self.adc_channel is None:
-            raise ValueError("driver mcp3008-mq needs adc_channel")
+            raise ValueError(_("driver mcp3008-mq needs adc_channel"))
         if self.driver == "mcp3008-mq" and self.curve is None:
             self.curve = MqCurve()
         if self.kind == "odor" and not self.gas:
-            raise ValueError("an odor sensor needs gas (nh3, h2s, ...): its readings are <gas>_ppm")
+            raise ValueError(_("an odor sensor needs gas (nh3, h2s, ...): its readings are <gas>_ppm"))
         if self.kind == "fill" and self.driver in ("ze03", "mcp3008-mq", "gpio-digital"):
-            raise ValueError(f"driver {self.driver} measures gas, not distance: use kind odor")
+            raise ValueError(_("driver {driver} measures gas, not distance: use kind odor").format(driver=self.driver))
         if self.kind == "odor" and self.driver in DISTANCE_DRIVERS:
-            raise ValueError(f"driver {self.driver} measures distance, not gas: use kind fill")
+            raise ValueError(_("driver {driver} measures distance, not gas: use kind fill").format(driver=self.driver))
         if self.warmup_s is None:
             self.warmup_s = MQ_WARMUP_S if self.driver in MQ_DRIVERS else 0.0
         return self
@@ -110,7 +110,7 @@ class FullRule(Section):
     @model_validator(mode="after")
     def _order(self) -> "FullRule":
         if self.clear_pct >= self.open_pct:
-            raise ValueError(f"clear_pct ({self.clear_pct:g}) must be lower than open_pct ({self.open_pct:g})")
+            raise ValueError(_("clear_pct ({clear_pct:g}) must be lower than open_pct ({open_pct:g})").format(clear_pct=self.clear_pct, open_pct=self.open_pct))
         return self
 
 
@@ -120,13 +120,13 @@ class EmptiedRule(Section):
 
 
 class GasThreshold(Section):
-    open_ppm: float = Field(gt=0)
-    clear_ppm: float = Field(ge=0)
+    open_ppm: float = Field(gt=0, le=100_000)
+    clear_ppm: float = Field(ge=0, le=100_000)
 
     @model_validator(mode="after")
     def _order(self) -> "GasThreshold":
         if self.clear_ppm >= self.open_ppm:
-            raise ValueError(f"clear_ppm ({self.clear_ppm:g}) must be lower than open_ppm ({self.open_ppm:g})")
+            raise ValueError(_("clear_ppm ({clear_ppm:g}) must be lower than open_ppm ({open_ppm:g})").format(clear_ppm=self.clear_ppm, open_ppm=self.open_ppm))
         return self
 
 

@@ -5,8 +5,9 @@ import datetime as dt
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from ..i18n import _
 from .base import Identifier, Section
 
 
@@ -16,15 +17,27 @@ class Responsible(Section):
 
 
 class Site(Section):
+    # Empty by default for tests and the simulated room; written empty (as the site template does),
+    # the community and the point id must be filled in before the file validates.
     community: str = ""
     address: str = ""
     point_id: str = ""
     responsible: Responsible = Responsible()
 
+    @field_validator("community", "point_id")
+    @classmethod
+    def _filled_in(cls, value: str, info: ValidationInfo) -> str:
+        if not value.strip():
+            what = _("the community's name") if info.field_name == "community" else _("the city's collection-point id")
+            raise ValueError(_("must be set: {what}").format(what=what))
+        return value
+
 
 class Device(Section):
     id: Identifier = "garbage-edge-dev"
     timezone: str = "Asia/Shanghai"
+    # language of the `gedge` messages: zh | en | null (the locale's); `--lang` overrides it
+    ui_lang: Literal["zh", "en"] | None = None
     site: Site = Site()
 
     @field_validator("timezone")
@@ -33,7 +46,7 @@ class Device(Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+            raise ValueError(_("unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)").format(value=value)) from None
         return value
 
 
@@ -45,7 +58,7 @@ def _clock(value: str) -> dt.time:
     try:
         return dt.time.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"expected a time of day HH:MM, got {value!r}") from None
+        raise ValueError(_("expected a time of day HH:MM, got {value!r}").format(value=value)) from None
 
 
 class OpeningWindow(Section):
@@ -62,7 +75,7 @@ class OpeningWindow(Section):
     @model_validator(mode="after")
     def _ordered(self) -> "OpeningWindow":
         if _clock(self.start) >= _clock(self.end):
-            raise ValueError(f"start {self.start} must be before end {self.end}")
+            raise ValueError(_("start {start} must be before end {end}").format(start=self.start, end=self.end))
         return self
 
     def start_time(self) -> dt.time:
@@ -82,5 +95,5 @@ class Schedule(Section):
 class Storage(Section):
     state_dir: str = "/var/lib/garbage-edge"  # outbox database, evidence snapshots
     cache_dir: str = "/var/cache/garbage-edge"  # rendered voice prompts
-    snapshot_quota_mb: float = Field(200.0, gt=0)
-    min_free_mb: float = Field(100.0, ge=0)
+    snapshot_quota_mb: float = Field(200.0, gt=0, le=1_000_000)
+    min_free_mb: float = Field(100.0, ge=0, le=1_000_000)

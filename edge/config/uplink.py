@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import PosSeconds, Section
+from ..i18n import _
+from .base import PosSeconds, Section, seconds
 
 
 class Http(Section):
@@ -13,14 +14,14 @@ class Http(Section):
     token_credential: str | None = "platform-token"  # …or a systemd credential (LoadCredential=) of this name
     ca_file: str | None = None  # custom CA bundle for the platform's certificate
     verify_tls: bool = True  # false: logged as a warning at start
-    connect_timeout_s: PosSeconds = 3.0
-    read_timeout_s: PosSeconds = 10.0
+    connect_timeout_s: float = seconds(3.0, high=300)
+    read_timeout_s: float = seconds(10.0, high=600)
 
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
+            raise ValueError(_("must start with http:// or https://, got {value!r}").format(value=value))
         return value.rstrip("/")
 
 
@@ -33,18 +34,18 @@ class Mqtt(Section):
     password_credential: str | None = None
     tls: bool = False
     ca_file: str | None = None
-    keepalive_s: int = Field(30, ge=5)
+    keepalive_s: int = Field(30, ge=5, le=3600)
     topic_prefix: str = "garbage-edge"
 
 
 class Backoff(Section):
-    initial_s: PosSeconds = 1.0
-    max_s: PosSeconds = 300.0
+    initial_s: float = seconds(1.0, high=3600)
+    max_s: float = seconds(300.0, high=3600)
 
     @model_validator(mode="after")
     def _order(self) -> "Backoff":
         if self.initial_s > self.max_s:
-            raise ValueError(f"initial_s ({self.initial_s:g}) must not exceed max_s ({self.max_s:g})")
+            raise ValueError(_("initial_s ({initial_s:g}) must not exceed max_s ({max_s:g})").format(initial_s=self.initial_s, max_s=self.max_s))
         return self
 
 
@@ -52,5 +53,5 @@ class Uplink(Section):
     http: Http = Http()
     mqtt: Mqtt = Mqtt()
     telemetry_s: PosSeconds = 60.0
-    telemetry_backlog: int = Field(100, ge=1)  # newest kept when offline
+    telemetry_backlog: int = Field(100, ge=1, le=100_000)  # newest kept when offline
     backoff: Backoff = Backoff()

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Identifier, NonNegSeconds, PosSeconds, Section
+from ..i18n import _
+from .base import Identifier, NonNegSeconds, Section, seconds
 from .site import _clock
 
 
@@ -33,10 +34,12 @@ class VolumeStep(Section):
 
 
 class Voice(Section):
+    MULTILINE_FIELDS = frozenset({"prompts"})  # spoken text may be a YAML block scalar
+
     enabled: bool = True
     lang: Literal["zh", "en"] = "zh"
     cooldown_s: NonNegSeconds = 60.0  # per zone and prompt
-    max_per_incident: int = Field(3, ge=0)
+    max_per_incident: int = Field(3, ge=0, le=100)
     quiet_hours: QuietHours | None = QuietHours()  # null: speak at any hour
     volume: int = Field(80, ge=0, le=100)
     volume_schedule: list[VolumeStep] = Field(
@@ -49,20 +52,20 @@ class Voice(Section):
     rate: int = Field(175, ge=50, le=400)  # words per minute (espeak-ng default 175)
     player: str = "aplay"
     alsa_device: str | None = None  # e.g. "plughw:1,0"; null: the default device
-    play_timeout_s: PosSeconds = 20.0
-    render_timeout_s: PosSeconds = 30.0
+    play_timeout_s: float = seconds(20.0, high=600)
+    render_timeout_s: float = seconds(30.0, high=600)
     queue_size: int = Field(4, ge=1, le=100)  # reminders waiting for the speaker; more are dropped
-    max_delay_s: PosSeconds = 10.0  # a reminder that waited longer than this is dropped as stale
+    max_delay_s: float = seconds(10.0, high=3600)  # a reminder that waited longer than this is dropped as stale
 
     @field_validator("prompts")
     @classmethod
     def _texts(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         for name, texts in value.items():
             if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
-                raise ValueError(f"prompt name {name!r}: use lower-case letters, digits and _")
+                raise ValueError(_("prompt name {name!r}: use lower-case letters, digits and _").format(name=name))
             for lang, text in texts.items():
                 if not text.strip():
-                    raise ValueError(f"prompt {name}.{lang} is empty")
+                    raise ValueError(_("prompt {name}.{lang} is empty").format(name=name, lang=lang))
         return value
 
     def voice_for(self, lang: str) -> str:
@@ -73,7 +76,7 @@ class Actuator(Section):
     id: Identifier
     kind: Literal["relay"] = "relay"
     driver: Literal["gpio", "sim"] = "gpio"
-    pin: int | None = None  # BCM number
+    pin: int | None = Field(None, ge=0, le=53)  # BCM number
     active_high: bool = True
     on_while: Literal["odor_high", "manual"] = "odor_high"
     hold_s: NonNegSeconds = 0.0  # 0: on while the incident is open; else: on for this long
@@ -82,5 +85,5 @@ class Actuator(Section):
     @model_validator(mode="after")
     def _pin(self) -> "Actuator":
         if self.driver == "gpio" and self.pin is None:
-            raise ValueError("a gpio relay needs pin")
+            raise ValueError(_("a gpio relay needs pin"))
         return self
