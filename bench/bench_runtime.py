@@ -71,7 +71,7 @@ def one_run(tmp: Path, seconds: float) -> dict:
     time.sleep(0.5)
     env = {**os.environ, "NOTIFY_SOCKET": sock_path}
     t0 = time.monotonic()
-    agent = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(tmp / "config.yaml"), "run"],
+    agent = subprocess.Popen([sys.executable, "-m", "edge", "--config", str(tmp / "config.yaml"), "run", "--simulation"],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     ready = None
     samples: list[float] = []

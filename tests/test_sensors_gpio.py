@@ -11,7 +11,7 @@ import pytest
 
 gpiozero = pytest.importorskip("gpiozero", reason="gpiozero is the [gpio] extra")
 from gpiozero import Device  # noqa: E402
-from gpiozero.pins.mock import MockFactory, MockSPIDevice, MockTriggerPin  # noqa: E402
+from gpiozero.pins.mock import MockFactory, MockPin, MockSPIDevice, MockTriggerPin, PinState  # noqa: E402
 
 from edge.config import Config  # noqa: E402
 from edge.sensing.manager import SensorManager  # noqa: E402
@@ -23,6 +23,63 @@ def factory():
     f = MockFactory()
     old = Device.pin_factory
     # gpiozero's software SPI bus asks for the global factory even when one is passed in
+    Device.pin_factory = f
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield f
+    f.reset()
+    Device.pin_factory = old
+
+
+class VirtualClockFactory(MockFactory):
+    """Pin edges stamped by a clock that only the trigger pin advances: the echo the sensor measures
+    is exactly as long as asked, however the threads are scheduled (gpiozero's MockTriggerPin sleeps
+    in a thread and its pins stamp edges with the real clock, so a loaded machine stretched a 10 ms
+    echo into 2130 mm instead of 1716)."""
+
+    def __init__(self):
+        super().__init__()
+        self.now = 1000.0
+
+    def ticks(self):
+        return self.now
+
+
+class VirtualClockPin(MockPin):
+    """An input pin whose edges carry the factory's virtual time (what DistanceSensor measures)."""
+
+    def _change_state(self, value):
+        if self._state == value:
+            return False
+        t = self._factory.now
+        self._state = value
+        self.states.append(PinState(t - self._last_change, value))
+        self._last_change = t
+        return True
+
+
+class InstantEchoTriggerPin(MockPin):
+    """A trigger pin whose echo answers at once, its length measured on the factory's virtual clock."""
+
+    def __init__(self, factory, info, echo_pin=None, echo_time=0.0):
+        super().__init__(factory, info)
+        self.clock, self.echo_pin, self.echo_time = factory, echo_pin, echo_time
+        self.pings = 0
+
+    def _set_state(self, value):
+        super()._set_state(value)
+        if value:  # the trigger pulse: the echo rises, and falls echo_time later on the virtual clock
+            self.pings += 1
+            self.clock.now += 0.0005
+            self.echo_pin.drive_high()
+            self.clock.now += self.echo_time
+            self.echo_pin.drive_low()
+
+
+@pytest.fixture
+def virtual_factory():
+    f = VirtualClockFactory()
+    old = Device.pin_factory
     Device.pin_factory = f
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -69,19 +126,20 @@ def poll_until(driver, n: int, timeout_s: float = 5.0):
     return out
 
 
-def test_distance_sensor_with_mock_trigger_pin(factory):
-    echo = factory.pin(24)
+@pytest.mark.parametrize("echo_s,mm", [(0.010, 1716.3), (0.002, 343.3)])
+def test_distance_sensor_with_mock_trigger_pin(virtual_factory, echo_s, mm):
+    echo = virtual_factory.pin(24, pin_class=VirtualClockPin)
     # a 10 ms echo is 343.26 m/s * 0.010 s / 2 = 1716 mm
-    factory.pin(23, pin_class=MockTriggerPin, echo_pin=echo, echo_time=0.010)
-    d = GpioDistanceDriver(23, 24, poll_s=0.05, pin_factory=factory)
+    trigger = virtual_factory.pin(23, pin_class=InstantEchoTriggerPin, echo_pin=echo, echo_time=echo_s)
+    d = GpioDistanceDriver(23, 24, poll_s=0.05, pin_factory=virtual_factory)
     try:
         out = poll_until(d, 3)
     finally:
         d.close()
-    assert len(out) == 3 and d.status() == "ok"
+    assert len(out) == 3 and d.status() == "ok" and trigger.pings >= 3
     for s in out:
         assert s.quantity == "distance_mm"
-        assert s.value == pytest.approx(1716, rel=0.15)  # thread timing of the mock echo on a busy machine
+        assert s.value == pytest.approx(mm, abs=0.2)  # exact: the echo's length does not depend on the threads
 
 
 def test_distance_sensor_without_echo_gives_no_reading(factory):

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from ruamel.yaml import YAML
 
+import hw.sim.scenario  # noqa: F401  (our own simulator: a failure to import is a failure, never a skip)
 from edge.config import Config
 from edge.paths import bundled_default_config
 from edge.sensing.manager import make_driver
 from edge.sensing.pipeline import SensorPipeline
-
-scenario_mod = pytest.importorskip("hw.sim.scenario", reason="the simulated room is not available")
 
 
 class FakeClock:

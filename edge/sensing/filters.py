@@ -26,9 +26,17 @@ from collections import deque
 from typing import Any, Iterable
 
 _DUR_UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0}
+MAX_COUNT = 100_000  # largest window or count a filter option may name
 
 
 def _duration(v: Any, where: str) -> float:
+    seconds = _any_duration(v, where)
+    if not 0 <= seconds <= 86400:  # also refuses inf and nan
+        raise ValueError(f"{where}: expected a duration from 0 to 24h, got {v!r}")
+    return seconds
+
+
+def _any_duration(v: Any, where: str) -> float:
     if isinstance(v, bool):
         raise ValueError(f"{where}: expected a duration such as 1s")
     if isinstance(v, (int, float)) and v >= 0:
@@ -276,6 +284,8 @@ def _params(spec: Any, name: str, allowed: set[str]) -> dict[str, Any]:
 def _int(v: Any, where: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise ValueError(f"{where}: expected a whole number, got {v!r}")
+    if abs(v) > MAX_COUNT:  # a window of 10**12 readings would exhaust memory long before it fills
+        raise ValueError(f"{where}: at most {MAX_COUNT}, got {v}")
     return v
 
 

@@ -55,9 +55,16 @@ def parse_source(source: str) -> SourceSpec:
     return SourceSpec("file", os.path.expanduser(s))
 
 
-def redact(url: str) -> str:
-    """A URL without its password (RTSP URLs often carry user:password@)."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<password>[^\s]*)@")
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|auth)=)[^&#\s]*")
+
+
+def redact(text: str) -> str:
+    """Text without the passwords of the URLs in it (RTSP URLs carry user:password@; some HTTP
+    snapshot URLs ?password=). The password ends at the last @ of the URL: cameras' passwords
+    often hold a raw @ or /, which a stricter URL parser would leave half shown."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _SECRET_QUERY.sub(r"\1***", text)
 
 
 @dataclass(frozen=True)
