@@ -125,3 +125,33 @@ def test_into_unknown_bin_and_bad_files(tmp_path):
 def test_point_in_polygon():
     sq = [(0, 0), (10, 0), (10, 10), (0, 10)]
     assert point_in_polygon((5, 5), sq) and not point_in_polygon((15, 5), sq)
+
+
+def test_things_the_detector_does_not_know_and_a_bin_moved():
+    assert [(i["open_s"], i["resolve_s"]) for i in load_scenario("unknown_carton_left").expected_incidents()] == [(67.0, None)]
+    assert [(i["open_s"], i["resolve_s"]) for i in load_scenario("bulky_chair_left").expected_incidents()] == [(66.0, 98.0)]
+    sc = load_scenario("bin_pulled_out_and_back")
+    assert sc.expected_incidents() == []
+    assert sc.bin_offset("bin-2", 0.0) == (0.0, 0.0)
+    assert sc.bin_offset("bin-2", 7.5) == pytest.approx((15.0, 50.0))  # halfway out (6 s … 9 s)
+    assert sc.bin_offset("bin-2", 50.0) == (30.0, 100.0)
+    assert sc.bin_offset("bin-2", 120.0) == (0.0, 0.0)  # put back
+    assert sc.bin_offset("bin-1", 50.0) == (0.0, 0.0)
+    with pytest.raises(ScenarioError, match="unknown bin 'bin-9'"):
+        build_scenario({"duration_s": 10, "timeline": [{"t": 1, "action": "move_bin", "bin": "bin-9", "by": [0, 50]}]})
+
+
+def test_unknown_things_have_no_truth_box_and_a_moved_bin_moves_its_box():
+    from hw.sim.room import SimRoom
+
+    room = SimRoom("unknown_carton_left", seed=1)
+    _, truth = room.render(40.0)
+    assert {b.cls for b in truth} == {"bin"}  # the carton is drawn but no class names it
+    frame_with, _ = room.render(40.0)
+    frame_before, _ = room.render(1.0)
+    assert abs(frame_with[380:440, 480:560].astype(int) - frame_before[380:440, 480:560].astype(int)).mean() > 10
+    room = SimRoom("bin_pulled_out_and_back", seed=1)
+    lowest = lambda t: max(b.xyxy[3] for b in room.render(t)[1] if b.cls == "bin")  # noqa: E731
+    assert lowest(1.0) == pytest.approx(330.0, abs=2)
+    assert lowest(50.0) == pytest.approx(430.0, abs=2)  # bin-2 stands on the floor, 100 px out
+    assert lowest(125.0) == pytest.approx(330.0, abs=2)  # and back in its place

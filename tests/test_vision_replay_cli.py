@@ -61,6 +61,9 @@ def test_replay_prints_events_with_clip_times(clip, short_rules):
     assert 22.0 <= opened["t"] <= 25.0 and opened["zone"] == "floor" and opened["count"] == 1
     assert 39.5 <= resolved["t"] <= 43.0
     assert "detector runs" in run.stderr
+    # the bag has a truth box and is new in the picture: both eyes saw it, and --stats shows the finder's object
+    assert opened["seen_by"] == "both" and resolved["seen_by"] == "both"
+    assert "static-object finder (enabled)" in run.stderr and "object #1: still since" in run.stderr
 
 
 def test_replay_text_output(clip, short_rules):
@@ -122,8 +125,13 @@ def test_snapshots_are_written_as_jpegs_and_a_bad_dir_is_a_clear_error(clip, sho
                 "--snapshots", str(snaps))
     assert run.returncode == 0, run.stderr
     files = sorted(p.name for p in snaps.iterdir())
-    assert [n.split("-", 1)[1] for n in files] == ["incident_open-floor-1.jpg", "incident_resolved-floor-1.jpg"]
-    assert cv2.imread(str(snaps / files[0])).shape == (480, 640, 3)
+    events = [n for n in files if "-object-" not in n]
+    assert [n.split("-", 1)[1] for n in events] == ["incident_open-floor-1.jpg", "incident_resolved-floor-1.jpg"]
+    assert cv2.imread(str(snaps / events[0])).shape == (480, 640, 3)
+    # the static-object finder's object, outlined, when it was first found (bag down at 2 s)
+    (obj,) = [n for n in files if "-object-" in n]
+    assert obj.endswith("-object-1.jpg") and 4.0 <= float(obj.split("-")[0]) <= 10.0
+    assert cv2.imread(str(snaps / obj)).shape == (480, 640, 3)
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     run = gedge("replay", str(clip), "--config", str(short_rules), "--snapshots", str(blocker / "snaps"))

@@ -47,7 +47,8 @@ class BagEvent:
     (zone, place_id)); count: bags there now (0 when resolved); dwell_s: how long the place has
     held a bag (for resolved: from the first bag to the last sighting); xy: the place's centre in
     pixels; snapshot_jpeg: the evidence JPEG (incident_open / incident_update / incident_resolved)
-    or None (reminder_due); track_ids: the bags' tracks.
+    or None (reminder_due); track_ids: the bags' tracks; seen_by: which eye saw the place
+    (edge.contract.SEEN_BY: "detector", "static" or "both"; `measurements.seen_by` of the incident).
     """
 
     kind: str
@@ -59,10 +60,11 @@ class BagEvent:
     track_ids: tuple[int, ...] = ()
     place_id: int = 1
     xy: tuple[float, float] | None = None
+    seen_by: str = "detector"
 
     def as_dict(self) -> dict:
         return {"event": self.kind, "t": round(self.t, 2), "zone": self.zone, "place": self.place_id,
-                "count": self.count, "dwell_s": round(self.dwell_s, 1),
+                "count": self.count, "dwell_s": round(self.dwell_s, 1), "seen_by": self.seen_by,
                 "xy": None if self.xy is None else [round(self.xy[0]), round(self.xy[1])],
                 "snapshot_bytes": len(self.snapshot_jpeg) if self.snapshot_jpeg else 0}
 
@@ -116,6 +118,10 @@ class BagRules:
     def open_incidents(self) -> dict[tuple[str, int], int]:
         """(zone, place_id) of each open incident -> its reported bag count."""
         return {(p.zone, p.id): p.reported_count for p in self._places if p.open}
+
+    def tracks_by_place(self) -> dict[int, tuple[int, ...]]:
+        """place_id -> every track seen in the place during its episode (for which eye saw it)."""
+        return {p.id: tuple(p.points) for p in self._places}
 
     def _assign(self, zone: str, bag: BagObs) -> _Place:
         candidates = [p for p in self._places if p.zone == zone]

@@ -43,6 +43,20 @@ def draw_boxes(img: np.ndarray, boxes: Iterable[tuple[str, Sequence[float]]], co
     return img
 
 
+def draw_outlines(img: np.ndarray, outlines: Iterable[tuple[str, np.ndarray]], colour=BAG_COLOUR,
+                  thickness: int = 2) -> np.ndarray:
+    """Draw (label, N x 2 polygon) outlines of found objects on `img` in place."""
+    for label, pts in outlines:
+        pts = np.asarray(pts, dtype=np.int32).reshape(-1, 1, 2)
+        if len(pts) < 2:
+            continue
+        cv2.polylines(img, [pts], True, colour, thickness, cv2.LINE_AA)
+        if label:
+            x, y = pts[:, 0, :].min(axis=0)
+            _label(img, label, int(x), max(12, int(y) - 4), colour)
+    return img
+
+
 def _label(img: np.ndarray, text: str, x: int, y: int, colour) -> None:
     cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
@@ -61,13 +75,16 @@ def encode_jpeg(img: np.ndarray, quality: int = 80, max_width: int = 960) -> byt
 
 def snapshot(frame: np.ndarray, bags: Iterable[tuple[str, Sequence[float]]], zones: ZoneMap | None,
              quality: int = 80, max_width: int = 960, draw_zone_lines: bool = True,
-             others: Iterable[tuple[str, Sequence[float]]] = ()) -> bytes:
-    """The evidence JPEG: a copy of the frame with zones (optional), other objects and bags drawn."""
+             others: Iterable[tuple[str, Sequence[float]]] = (),
+             outlines: Iterable[tuple[str, np.ndarray]] = ()) -> bytes:
+    """The evidence JPEG: a copy of the frame with zones (optional), other objects, bags and the
+    outlines of static objects (edge.vision.static) drawn."""
     img = frame.copy()
     if draw_zone_lines and zones is not None:
         draw_zones(img, zones)
     draw_boxes(img, others, OTHER_COLOUR, 1)
     draw_boxes(img, bags, BAG_COLOUR, 2)
+    draw_outlines(img, outlines, BAG_COLOUR, 2)
     return encode_jpeg(img, quality, max_width)
 
 
@@ -80,5 +97,5 @@ class EvidenceMaker:
         self.draw_zones = evidence.draw_zones
         self.zones = zones
 
-    def __call__(self, frame: np.ndarray, bags, others=()) -> bytes:
-        return snapshot(frame, bags, self.zones, self.quality, self.max_width, self.draw_zones, others)
+    def __call__(self, frame: np.ndarray, bags, others=(), outlines=()) -> bytes:
+        return snapshot(frame, bags, self.zones, self.quality, self.max_width, self.draw_zones, others, outlines)

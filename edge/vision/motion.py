@@ -1,7 +1,8 @@
 """Motion gate: run the detector only when the picture changed, plus a slow periodic recheck.
 
-Each frame is shrunk to `downscale_width`, turned grey and blurred, and compared with a slowly
-updated background (a running average with time constant `background_tau_s`). When at least
+Each frame is shrunk to `downscale_width`, turned grey, blurred and light-normalized (its mean
+grey level scaled to a fixed value, edge.vision.picture: a light change or an exposure step is
+not motion), and compared with a slowly updated background (a running average with time constant `background_tau_s`). When at least
 `min_area_frac` of the pixels differ by more than `pixel_threshold`, the detector runs. On a still
 scene it still runs every `recheck_s` (so a bag that lies still is seen again), and once more on
 the first still frame after motion (the scene as it was left). While things move it runs at most
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from .picture import small_picture
 
 
 @dataclass
@@ -48,26 +51,22 @@ class MotionGate:
         return cls(motion.enabled, motion.pixel_threshold, motion.min_area_frac, motion.recheck_s,
                    motion.downscale_width, motion.background_tau_s, motion.max_detect_fps)
 
-    def _small_grey(self, frame: np.ndarray) -> np.ndarray:
-        h, w = frame.shape[:2]
-        sw = min(self.downscale_width, w)
-        sh = max(1, round(h * sw / w))
-        # grey first, then area-average down: the same picture as the other way round, at half the cost
-        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-        grey = cv2.resize(grey, (sw, sh), interpolation=cv2.INTER_AREA)
-        return cv2.GaussianBlur(grey, (5, 5), 0)
+    def small(self, frame: np.ndarray) -> np.ndarray:
+        """The gate's picture of a frame: the shared small light-normalized one (edge.vision.picture)."""
+        return small_picture(frame, self.downscale_width)
 
     def request(self, t_due: float) -> None:
         """Ask for a detector run at t_due or soon after (e.g. to confirm that a tracked bag the
         last run missed is really gone, rather than waiting for the slow recheck)."""
         self._due = t_due if self._due is None else min(self._due, t_due)
 
-    def check(self, frame: np.ndarray, t: float) -> GateDecision:
-        """Decide whether the detector runs on this frame (and update the background)."""
+    def check(self, frame: np.ndarray, t: float, small: np.ndarray | None = None) -> GateDecision:
+        """Decide whether the detector runs on this frame (and update the background). `small`:
+        the frame's `small(frame)` when the caller already made it (it is shared with the finder)."""
         self.frames += 1
         if not self.enabled:
             return self._run(t, "disabled", 1.0)
-        grey = self._small_grey(frame)
+        grey = self.small(frame) if small is None else small
         if self._bg is None or self._bg.shape != grey.shape:
             self._bg = grey.astype(np.float32)
             self._last_t = t

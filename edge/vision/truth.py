@@ -19,13 +19,14 @@ class TruthDetection:
 
 
 class TruthDetector:
-    """`feed(boxes)` before each frame, then `detect(frame)` returns them (bins left out).
+    """`feed(boxes)` before each frame, then `detect(frame)` returns those of `classes` (bags,
+    persons and bins, like the model: the static-object finder uses the bins).
 
     miss_rate drops each box with that probability and jitter_px moves its edges at random, to
     imitate a real detector's flicker (seeded: deterministic)."""
 
     def __init__(self, miss_rate: float = 0.0, jitter_px: float = 0.0, seed: int = 0,
-                 classes: Sequence[str] = ("garbage_bag", "person")):
+                 classes: Sequence[str] = ("garbage_bag", "person", "bin")):
         self.miss_rate = miss_rate
         self.jitter_px = jitter_px
         self.classes = tuple(classes)
@@ -44,6 +45,9 @@ class TruthDetector:
             cls = b.get("cls", b.get("class")) if isinstance(b, dict) else b.cls
             xyxy = b["xyxy"] if isinstance(b, dict) else b.xyxy
             if cls not in self.classes:
+                continue
+            if cls == "bin":  # bins stand still and stay seen; they draw nothing from the random stream
+                out.append(TruthDetection(cls, 0.9, tuple(float(v) for v in xyxy)))
                 continue
             if self.miss_rate and self._rng.random() < self.miss_rate:
                 continue

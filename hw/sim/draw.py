@@ -31,6 +31,8 @@ BAG_COLORS = {
     "white_shopping_bag": (235, 235, 232),
     "paper_bag": (95, 140, 185),
     "box": (85, 135, 180),
+    "carton": (110, 150, 175),  # a big flat carton (a television's), no garbage bag
+    "chair": (40, 62, 95),  # a broken wooden chair: bulky waste
 }
 
 
@@ -117,7 +119,17 @@ def bag_patch(kind: str, w: float, h: float, rng: np.random.Generator, color_jit
         else:
             fold = (abs(xx - W * 0.5) < max(1, W * 0.01)).astype(np.float32)
             shade -= fold * 0.15
-    else:  # cardboard box: front, top and side faces
+    elif kind == "chair":  # a broken chair lying tilted: seat, backrest, legs
+        lw = max(2, W // 14)
+        seat = np.array([[W * 0.05, H * 0.55], [W * 0.7, H * 0.5], [W * 0.95, H * 0.62], [W * 0.3, H * 0.68]], np.int32)
+        back = np.array([[W * 0.05, H * 0.55], [W * 0.12, H * 0.05], [W * 0.3, H * 0.02], [W * 0.28, H * 0.6]], np.int32)
+        cv2.fillPoly(mask, [seat, back], 255)
+        for x0, x1 in ((0.08, 0.1), (0.32, 0.3), (0.7, 0.75), (0.92, 0.85)):
+            cv2.line(mask, (int(W * x0), int(H * 0.62)), (int(W * x1), H - 2), 255, lw)
+        cv2.line(mask, (int(W * 0.14), int(H * 0.2)), (int(W * 0.27), int(H * 0.25)), 255, lw)  # a cross bar
+        shade = 1.0 + _noise_field(H, W, rng, max(3.0, W / 8), 0.1)
+        shade = np.where(yy < H * 0.5, shade * 1.15, shade)
+    else:  # cardboard box (and carton): front, top and side faces
         depth = W * rng.uniform(0.15, 0.3)
         fw = W - depth
         front_top = H * rng.uniform(0.25, 0.4)

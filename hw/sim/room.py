@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from .draw import Looks, bag_patch, bin_patch, person_patch
-from .scenario import BASE_H, BASE_W, INTO_BIN_S, BAG_KINDS, BIN_KINDS, Scenario, load_scenario
+from .scenario import BASE_H, BASE_W, INTO_BIN_S, BAG_KINDS, BIN_KINDS, UNKNOWN_KINDS, Scenario, load_scenario
 
 CLASSES = ("garbage_bag", "bin", "person")
 _MIN_VISIBLE = 0.3  # a thing less visible than this (occluded, off-frame) gets no truth box
@@ -216,7 +216,9 @@ class Painter:
             top_anchor = p.get("hanging", False)
             x0 = int(round(bx - a.shape[1] / 2))
             y0 = int(round(by if top_anchor else by - a.shape[0]))
-            canvas.paste(rgb, a, x0, y0, "garbage_bag", th.track_id)
+            # what no class names (a carton, a chair) gets no truth box: the detector cannot know it
+            cls = None if p["kind"] in UNKNOWN_KINDS else "garbage_bag"
+            canvas.paste(rgb, a, x0, y0, cls, th.track_id)
             return None
         if th.kind == "person":
             s = self.depth_scale(th.foot[1]) * p.get("size", 1.0)
@@ -261,7 +263,7 @@ class Painter:
         last_bin = max((t.foot[1] for t in bins), default=-1e9)
         if bins and all(t.foot[1] >= last_bin for t in rest):
             # nothing stands behind a bin: start from a cached picture of the room with its bins
-            key = ("static", seed, tuple((t.track_id, bool(t.params.get("lid_open"))) for t in bins))
+            key = ("static", seed, tuple((t.track_id, bool(t.params.get("lid_open")), t.params["box"]) for t in bins))
             if key not in self._static:
                 if len(self._static) > 16:
                     self._static.clear()
@@ -336,6 +338,9 @@ def _clip_box(b, W, H):
     return (max(0.0, min(W, b[0])), max(0.0, min(H, b[1])), max(0.0, min(W, b[2])), max(0.0, min(H, b[3])))
 
 
+_UNKNOWN_SIZE = {"carton": {"size": 1.5, "aspect": 1.7}, "chair": {"size": 1.7, "aspect": 1.0}}
+
+
 class SimRoom:
     """The default garbage room playing a scenario."""
 
@@ -367,9 +372,11 @@ class SimRoom:
         out: list[_Thing] = []
         for b in sc.bins:
             lid = any(t0 - 0.3 <= t < t0 + 2.0 for t0 in sc.lid_open.get(b["id"], []))
+            dx, dy = sc.bin_offset(b["id"], t)
             x1, y1, x2, y2 = b["box"]
+            x1, y1, x2, y2 = x1 + dx, y1 + dy, x2 + dx, y2 + dy
             out.append(_Thing("bin", "bin", self._track[("bin", b["id"])], ((x1 + x2) / 2, y2),
-                              {"kind": b["kind"], "box": b["box"], "lid_open": lid}))
+                              {"kind": b["kind"], "box": (x1, y1, x2, y2), "lid_open": lid}))
         people: dict[str, _Thing] = {}
         for aid, actor in sc.actors.items():
             if not actor.present(t):
@@ -387,7 +394,7 @@ class SimRoom:
             state, data, t0 = bag.state(t)
             track = self._track[("bag", bid)]
             if state == "floor":
-                out.append(_Thing("bag", "garbage_bag", track, data, {"kind": bag.kind}))
+                out.append(_Thing("bag", "garbage_bag", track, data, {"kind": bag.kind, **_UNKNOWN_SIZE.get(bag.kind, {})}))
             elif state == "carried" and data in people:
                 people[data].params["carrying"] = _Thing("bag", "garbage_bag", track, people[data].foot,
                                                          {"kind": bag.kind, "size": 0.8})
