@@ -31,7 +31,7 @@ def test_seed_ranges_never_overlap():
 
 def _fake_real(root: Path) -> None:
     img = np.full((64, 64, 3), 128, np.uint8)
-    for split, sources in (("train", ["s1", "s2", "s3", "s4"]), ("valid", ["v1"]), ("test", ["t1"])):
+    for split, sources in (("train", ["s1", "s2", "s3", "s4", "s5"]), ("valid", ["v1"]), ("test", ["t1"])):
         (root / split / "images").mkdir(parents=True)
         (root / split / "labels").mkdir(parents=True)
         for s in sources:
@@ -46,14 +46,48 @@ def test_build_splits_real_photos_by_source(tmp_path):
     _fake_real(real)
     out = tmp_path / "ds"
     assert bd.main(["--out", str(out), "--real", str(real), "--sim-train", "3", "--sim-val", "2", "--sim-test", "2",
-                    "--holdout-sources", "1", "--real-copies", "2", "--workers", "1"]) == 0
-    train = {p.name.split(".rf.")[0][len("real_"):] for p in (out / "real_train" / "images").iterdir()}
-    test = {p.name.split(".rf.")[0][len("real_"):] for p in (out / "real_test" / "images").iterdir()}
-    assert not train & test
-    assert {"v1_jpg", "t1_jpg"} <= test and len(train) == 3
+                    "--holdout-sources", "1", "--val-sources", "1", "--real-copies", "2", "--workers", "1"]) == 0
+
+    def sources(folder: str) -> set[str]:
+        return {p.name.split(".rf.")[0][len("real_"):].rsplit("_", 1)[0] if folder == "real_train" else
+                p.name.split(".rf.")[0][len("real_"):] for p in (out / folder / "images").iterdir()}
+    train, val, test = sources("real_train"), sources("real_val"), sources("real_test")
+    assert not train & test and not train & val and not val & test
+    assert {"v1_jpg", "t1_jpg"} <= test and len(train) == 3 and len(val) == 1
     assert len(list((out / "real_train" / "images").iterdir())) == 3 * 3 * 2  # every copy listed twice
     assert len(list((out / "sim_train" / "images").iterdir())) == 3
     lab = (out / "real_train" / "labels").iterdir().__next__().read_text().split()
     assert lab[0] == "0" and float(lab[3]) == 0.4
     yaml = (out / "data.yaml").read_text()
-    assert "sim_train/images" in yaml and "real_train/images" in yaml and "val: sim_val/images" in yaml
+    assert "sim_train/images" in yaml and "real_train/images" in yaml and "real_val/images" in yaml
+    assert "- sim_val/images" in yaml and "neg_train/images" in yaml
+    # negatives: every picture there is labelled empty, and none comes from a held-out source
+    negs = sorted((out / "neg_train" / "labels").iterdir())
+    assert negs and all(p.read_text() == "" for p in negs)
+    assert not {p.stem.split("_jpg")[0] + "_jpg" for p in negs} & {f"neg_{s}" for s in test | val}
+
+
+def test_truck_frames_split_by_recording(tmp_path):
+    names = ["-2023-12-03-044419_png", "-2023-12-03-045000_png",  # a held-out recording (04:44)
+             "-2023-12-03-051650_png",  # the validation recording (05:16)
+             "Screenshot-2023-12-07-at-10-34-04-PM_png", "Screenshot-2023-12-07-223500-1-_png"]  # training
+    images = []
+    for n in names:
+        for k in range(2):  # two augmented copies of each source frame: only one is used
+            images.append(tmp_path / f"{n}.rf.{k:032x}.jpg")
+    split = bd.split_truck(images)
+    src = {k: {bd.source_of(p.name) for p in v} for k, v in split.items()}
+    assert src["test"] == set(names[:2]) and src["val"] == {names[2]} and src["train"] == set(names[3:])
+    assert sum(len(v) for v in split.values()) == len(names)
+    assert bd.frame_time(names[3]).hour == 22 and bd.frame_time(names[4]).minute == 35
+
+
+def test_negatives_hold_no_bag(tmp_path):
+    img = np.full((100, 100, 3), 90, np.uint8)
+    img[10:40, 10:40] = 250  # the "bag"
+    poly = [np.array([[0.1, 0.1], [0.4, 0.1], [0.4, 0.4], [0.1, 0.4]], np.float32)]
+    crop = bd.bag_free_crop(img, poly)
+    assert crop is not None and crop.shape[0] * crop.shape[1] >= 0.35 * 100 * 100 and (crop < 200).all()
+    painted = bd.bags_masked_out(img, poly)
+    assert painted.shape == img.shape and float(painted[12:38, 12:38].mean()) < 150  # the bright bag is gone
+    assert (painted[60:, 60:] == img[60:, 60:]).all()  # the rest is untouched

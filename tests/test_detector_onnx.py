@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -133,6 +134,18 @@ def test_cli_bench_recommends_a_backend():
     rows = [json.loads(line) for line in run.stdout.splitlines()]
     assert [r["imgsz"] for r in rows[:-1]] == [256, 320]
     assert rows[-1]["recommended"]["backend"] == "onnx" and rows[-1]["recommended"]["ms_median"] > 0
+
+
+@needs_model
+def test_cli_bench_times_the_float_model_and_its_int8_twin(tmp_path):
+    # the pairing is what is tested here, so the "twin" may be any loadable file
+    shutil.copyfile(MODEL, tmp_path / "m.onnx")
+    shutil.copyfile(MODEL, tmp_path / "m-int8.onnx")
+    run = _gedge("bench", "--json", "--runs", "1", "--imgsz", "256", "--backends", "onnx", "--model", str(tmp_path / "m-int8.onnx"))
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert sorted(Path(r["model"]).name for r in rows[:-1]) == ["m-int8.onnx", "m.onnx"]
+    assert Path(rows[-1]["recommended"]["model"]).name in {"m.onnx", "m-int8.onnx"}
 
 
 def _iou(a, b):

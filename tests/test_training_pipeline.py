@@ -64,3 +64,38 @@ def test_train_fine_tune_and_export_at_toy_size(tmp_path):
 
     det = load_detector("onnx", onnx, imgsz=64, conf=0.5, iou=0.5, threads=1)
     assert det.names == ("garbage_bag", "bin", "person")
+
+
+def test_int8_twin_from_a_toy_model(tmp_path):
+    """export -> quantize.py: an INT8 file our backend loads, with the float file's class names, whose
+    boxes agree with the float model's on the pictures it was calibrated for."""
+    out = tmp_path / "ds"
+    script("build_dataset.py", "--out", str(out), "--sim-train", "6", "--sim-val", "2", "--sim-test", "1", "--workers", "1")
+    runs = tmp_path / "runs"
+    script("train.py", "--data", str(out / "data.yaml"), "--imgsz", "64", "--epochs", "1", "--batch", "4", "--workers", "0",
+           "--project", str(runs), "--name", "toy")
+    onnx = tmp_path / "toy.onnx"
+    script("export.py", str(runs / "toy" / "weights" / "last.pt"), "--out", str(onnx), "--imgsz", "64")
+    run = script("quantize.py", str(onnx), "--calib", str(out), "--imgsz", "64", "--count", "6")
+    int8 = tmp_path / "toy-int8.onnx"
+    assert int8.is_file() and "INT8" in run.stdout
+    import onnx as onnx_lib
+
+    graph = onnx_lib.load(str(int8)).graph
+    ops = {n.op_type for n in graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    # the head's decoding stays float: no quantize node feeds the DFL
+    assert not any(n.op_type == "QuantizeLinear" and "/dfl/" in n.name for n in graph.node)
+    sys.path.insert(0, str(ROOT))
+    import cv2
+    from edge.vision.detector import load_detector, onnx_precisions
+
+    assert onnx_precisions(onnx) == (onnx, int8) == onnx_precisions(int8)
+    f32 = load_detector("onnx", onnx, imgsz=64, conf=0.001, iou=0.5, threads=1)
+    q8 = load_detector("onnx", int8, imgsz=64, conf=0.001, iou=0.5, threads=1)
+    assert q8.names == f32.names == ("garbage_bag", "bin", "person")
+    img = cv2.imread(str(next((out / "sim_train" / "images").iterdir())))
+    a, b = f32.session.run(None, {f32.input_name: f32.preprocess(img)[0]})[0], q8.session.run(None, {q8.input_name: q8.preprocess(img)[0]})[0]
+    assert a.shape == b.shape
+    # box coordinates are in input pixels (0..64): 8-bit activations keep them within a few pixels
+    assert float(abs(a[0, :4] - b[0, :4]).mean()) < 4.0

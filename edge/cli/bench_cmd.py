@@ -7,30 +7,31 @@ import sys
 import time
 from pathlib import Path
 
+from ..i18n import _
 from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, config_arg, print_problems
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("bench", parents=[common], help="measure detector latency per backend and input size",
-                       description="Time the detector on a simulated room frame for every available backend "
+    p = sub.add_parser("bench", parents=[common], help=_("measure detector latency per backend and input size"),
+                       description=_("Time the detector on a simulated room frame for every available backend "
                                    "and input size, and recommend the fastest. The ultralytics backend uses "
-                                   "the .pt weights beside the ONNX model when present (same weights).")
-    p.add_argument("--model", metavar="PATH", help="ONNX model (default: vision.model)")
-    p.add_argument("--pt", metavar="PATH", help="weights for the ultralytics backend (default: the model's .pt twin, else the model)")
-    p.add_argument("--imgsz", default="256,320,416", help="comma-separated input sizes (default 256,320,416)")
-    p.add_argument("--backends", default=None, help="comma-separated backends (default: every available one)")
-    p.add_argument("--runs", type=int, default=20, help="timed runs per setting (default 20)")
-    p.add_argument("--threads", type=int, default=None, help="inference threads (default: vision.threads)")
-    p.add_argument("--json", action="store_true", help="one JSON object per setting, then the recommendation")
+                                   "the .pt weights beside the ONNX model when present (same weights)."))
+    p.add_argument("--model", metavar="PATH", help=_("ONNX model (default: vision.model)"))
+    p.add_argument("--pt", metavar="PATH", help=_("weights for the ultralytics backend (default: the model's .pt twin, else the model)"))
+    p.add_argument("--imgsz", default="256,320,416", help=_("comma-separated input sizes (default 256,320,416)"))
+    p.add_argument("--backends", default=None, help=_("comma-separated backends (default: every available one)"))
+    p.add_argument("--runs", type=int, default=20, help=_("timed runs per setting (default 20)"))
+    p.add_argument("--threads", type=int, default=None, help=_("inference threads (default: vision.threads)"))
+    p.add_argument("--json", action="store_true", help=_("one JSON object per setting, then the recommendation"))
     p.set_defaults(func=_bench)
 
 
 def time_detector(det, frame, runs: int, warmup: int = 3) -> dict:
     """Median / p90 latency in ms of det.detect(frame) (after warm-up runs)."""
-    for _ in range(warmup):
+    for _i in range(warmup):
         det.detect(frame)
     times = []
-    for _ in range(max(1, runs)):
+    for _i in range(max(1, runs)):
         t0 = time.perf_counter()
         det.detect(frame)
         times.append((time.perf_counter() - t0) * 1000)
@@ -44,14 +45,14 @@ def bench_frame():
     """A representative frame: the default room with a person and a bag."""
     from hw.sim import SimRoom
 
-    frame, _ = SimRoom("bag_removed_by_cleaner", seed=0).render(100.0)
+    frame, _truth = SimRoom("bag_removed_by_cleaner", seed=0).render(100.0)
     return frame
 
 
 def _bench(args) -> int:
     from ..config import ConfigError, load_config, locate
     from ..paths import resolve_resource
-    from ..vision.detector import ModelError, available_backends, load_detector
+    from ..vision.detector import ModelError, available_backends, load_detector, onnx_precisions
 
     try:
         cfg = load_config(config_arg(args))
@@ -63,22 +64,26 @@ def _bench(args) -> int:
     except ValueError:
         sizes = []
     if not sizes or any(s % 32 or not 64 <= s <= 1280 for s in sizes):
-        print("gedge bench: --imgsz must list multiples of 32 between 64 and 1280", file=sys.stderr)
+        print(_("gedge bench: --imgsz must list multiples of 32 between 64 and 1280"), file=sys.stderr)
         return EXIT_USAGE
     model = Path(args.model) if args.model else resolve_resource(v.model, locate(config_arg(args)).path.parent)
-    pt = Path(args.pt) if args.pt else (model.with_suffix(".pt") if model.with_suffix(".pt").is_file() else model)
+    float_model, int8_model = onnx_precisions(model)
+    pt_twin = float_model.with_suffix(".pt")
+    pt = Path(args.pt) if args.pt else (pt_twin if pt_twin.is_file() else model)
     backends = args.backends.split(",") if args.backends else available_backends()
     threads = args.threads or v.threads
     frame = bench_frame()
     rows = []
     model_errors = 0
-    for backend in backends:
-        path = model if backend == "onnx" else pt
+    # the onnx backend runs the float file and its INT8 twin, side by side in one run
+    settings = [(b, p) for b in backends for p in ([q for q in (float_model, int8_model) if q.is_file()] or [model]
+                                                   if b == "onnx" else [pt])]
+    for backend, path in settings:
         for size in sizes:
             try:
                 det = load_detector(backend, path, size, v.conf, v.iou, threads)
             except ModelError as e:
-                print(f"gedge bench: {backend}: {e}", file=sys.stderr)
+                print(_("gedge bench: {backend}: {reason}").format(backend=backend, reason=e), file=sys.stderr)
                 model_errors += 1
                 break
             if det.imgsz != size:  # a fixed-size model cannot run other sizes
@@ -92,20 +97,23 @@ def _bench(args) -> int:
                 print(f"{backend:12s} imgsz {size:4d}  median {row['ms_median']:7.1f} ms  p90 {row['ms_p90']:7.1f} ms  "
                       f"{row['fps']:6.1f} fps   ({path.name})", flush=True)
     if not rows:
-        print("gedge bench: no backend could be measured", file=sys.stderr)
+        print(_("gedge bench: no backend could be measured"), file=sys.stderr)
         # a missing or wrong model file is the caller's to fix, as in detect and replay
         return EXIT_USAGE if model_errors else EXIT_FAILURE
     best = min(rows, key=lambda r: r["ms_median"])
     at_cfg = [r for r in rows if r["imgsz"] == v.imgsz]
     best_cfg = min(at_cfg, key=lambda r: r["ms_median"]) if at_cfg else None
-    rec = {"recommended": {"backend": best["backend"], "imgsz": best["imgsz"], "ms_median": best["ms_median"]},
-           "recommended_at_config_imgsz": ({"backend": best_cfg["backend"], "imgsz": best_cfg["imgsz"],
-                                            "ms_median": best_cfg["ms_median"]} if best_cfg else None)}
+    pick = ("backend", "model", "imgsz", "ms_median")
+    rec = {"recommended": {k: best[k] for k in pick},
+           "recommended_at_config_imgsz": {k: best_cfg[k] for k in pick} if best_cfg else None}
     if args.json:
         print(json.dumps(rec))
     else:
-        print(f"fastest: backend {best['backend']} at imgsz {best['imgsz']} ({best['ms_median']:.1f} ms)")
+        print(_("fastest: backend {backend} at imgsz {imgsz} with {model} ({ms:.1f} ms)").format(
+            backend=best["backend"], imgsz=best["imgsz"], model=Path(best["model"]).name, ms=best["ms_median"]))
         if best_cfg:
-            print(f"at the configured imgsz {v.imgsz}: backend {best_cfg['backend']} ({best_cfg['ms_median']:.1f} ms)"
-                  f" -> `gedge config set vision.backend {best_cfg['backend']}`")
+            print(_("at the configured imgsz {imgsz}: backend {backend} with {model} ({ms:.1f} ms)").format(
+                imgsz=v.imgsz, backend=best_cfg["backend"], model=Path(best_cfg["model"]).name, ms=best_cfg["ms_median"])
+                  + f" -> `gedge config set vision.backend {best_cfg['backend']}`"
+                  + (f" `gedge config set vision.model {best_cfg['model']}`" if best_cfg["model"] != str(model) else ""))
     return EXIT_OK

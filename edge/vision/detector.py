@@ -277,6 +277,16 @@ def load_detector(backend: str, model_path: str | Path, imgsz: int = 320, conf: 
     raise ModelError(f"unknown detector backend {backend!r} (use one of: {', '.join(BACKENDS)})")
 
 
+INT8_SUFFIX = "-int8"  # models/quantize.py writes NAME-int8.onnx beside NAME.onnx
+
+
+def onnx_precisions(model_path: str | Path) -> tuple[Path, Path]:
+    """(float file, INT8 file) of a model, whichever of the two was given; either may not exist."""
+    path = Path(model_path)
+    stem = path.stem[: -len(INT8_SUFFIX)] if path.stem.endswith(INT8_SUFFIX) else path.stem
+    return path.with_name(stem + path.suffix), path.with_name(stem + INT8_SUFFIX + path.suffix)
+
+
 def available_backends() -> list[str]:
     """Backends whose packages are importable here (without importing them)."""
     import importlib.util

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""An INT8 twin of the float ONNX detector: onnxruntime static quantization, calibrated on training frames.
+
+    python models/quantize.py models/garbage-yolo.onnx --calib data/garbage --out models/garbage-yolo-int8.onnx
+
+Calibration pictures are drawn (seeded) from the *training* folders of a dataset built by
+build_dataset.py — real photos, truck frames and simulated rooms — and prepared exactly as the
+onnx backend prepares a frame (letterbox, RGB, 0..1), so the ranges are those seen in use. No
+held-out picture is ever used.
+
+Quantized: every Conv's weights (int8, per output channel) and activations (uint8), as QDQ.
+Kept in float: the detection head's decoding after its last convs (DFL, box arithmetic, class
+sigmoid, concatenation): box coordinates in pixels and scores near 0 and 1 do not survive a
+single 8-bit scale, and those ops cost nothing next to the convs.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from edge.vision.detector import letterbox  # noqa: E402
+
+CALIB_FOLDERS = ("real_train", "truck_train", "sim_train", "neg_train")
+
+
+def calibration_pictures(dataset: Path, count: int, seed: int = 0) -> list[Path]:
+    """Up to `count` training pictures, spread evenly over the training folders that exist."""
+    folders = [dataset / f / "images" for f in CALIB_FOLDERS if (dataset / f / "images").is_dir()]
+    if not folders:
+        raise SystemExit(f"quantize: no training pictures under {dataset} (expected {', '.join(CALIB_FOLDERS)})")
+    rng = random.Random(seed)
+    per = max(1, count // len(folders))
+    picks: list[Path] = []
+    for folder in folders:
+        files = sorted(folder.iterdir())
+        picks += rng.sample(files, min(per, len(files)))
+    return picks[:count]
+
+
+def prepared(path: Path, imgsz: int) -> np.ndarray | None:
+    img = cv2.imread(str(path))
+    if img is None:
+        return None
+    # square, not the backend's stride-rounded rectangle: histogram calibration needs one shape
+    boxed, _, _ = letterbox(img, imgsz, None)
+    return cv2.dnn.blobFromImage(boxed, 1 / 255.0, swapRB=True)
+
+
+def float_nodes(model_path: Path, whole_head: bool) -> list[str]:
+    """Nodes kept in float: the Detect layer's decoding (DFL, box arithmetic, sigmoid, concat), and with
+    whole_head its convs too (the last 1x1 convs map features straight to box offsets and class logits)."""
+    import onnx
+
+    graph = onnx.load(str(model_path)).graph
+    layers = sorted({n.name.split("/")[1] for n in graph.node if n.name.startswith("/model.")},
+                    key=lambda s: int(s.split(".")[1]) if s.split(".")[1].isdigit() else -1)
+    head = f"/{layers[-1]}/"
+    return [n.name for n in graph.node if n.name.startswith(head) and (whole_head or n.op_type != "Conv" or "/dfl/" in n.name)] + \
+        [n.name for n in graph.node if not n.name.startswith("/model.")]
+
+
+METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+
+
+def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, method: str = "minmax",
+             float_head: bool = False) -> int:
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pictures = calibration_pictures(dataset, count)
+    blobs = [b for b in (prepared(p, imgsz) for p in pictures) if b is not None]
+    if not blobs:
+        raise SystemExit("quantize: no readable calibration picture")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(blobs)
+
+        def get_next(self):
+            blob = next(self.items, None)
+            return None if blob is None else {"images": blob}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(model), str(pre), skip_symbolic_shape=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
+                        nodes_to_exclude=float_nodes(pre, float_head), calibrate_method=getattr(CalibrationMethod, METHODS[method]),
+                        extra_options={"CalibPercentile": 99.99} if method == "percentile" else {})
+    _copy_metadata(model, out)
+    return len(blobs)
+
+
+def _copy_metadata(src: Path, dst: Path) -> None:
+    """Keep ultralytics' metadata (class names, stride, task): the onnx backend reads it."""
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
+    q = onnx.load(str(dst))
+    del q.metadata_props[:]
+    for k, v in {**meta, "quantization": "int8 static (onnxruntime QDQ, per-channel conv weights)"}.items():
+        q.metadata_props.add(key=k, value=v)
+    onnx.save(q, str(dst))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="INT8 static quantization of the ONNX detector")
+    ap.add_argument("model", type=Path, help="float ONNX model (models/export.py)")
+    ap.add_argument("--calib", type=Path, required=True, help="dataset folder from build_dataset.py (its training pictures calibrate)")
+    ap.add_argument("--out", type=Path, default=None, help="output (default: MODEL-int8.onnx beside the model)")
+    ap.add_argument("--count", type=int, default=240, help="calibration pictures (default 240)")
+    ap.add_argument("--imgsz", type=int, default=320)
+    ap.add_argument("--method", choices=sorted(METHODS), default="minmax",
+                    help="activation range: minmax (default), percentile (ignores the rarest extremes) or entropy")
+    ap.add_argument("--float-head", action="store_true", help="keep the detection head's convs in float too")
+    args = ap.parse_args(argv)
+    if not args.model.is_file():
+        print(f"quantize: model not found: {args.model}", file=sys.stderr)
+        return 2
+    out = args.out or args.model.with_name(args.model.stem + "-int8.onnx")
+    n = quantize(args.model, out, args.calib, args.count, args.imgsz, args.method, args.float_head)
+    print(f"INT8: {out} ({out.stat().st_size / 1e6:.1f} MB), calibrated on {n} training pictures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
