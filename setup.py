@@ -25,10 +25,16 @@ setup(
     description="Edge agent for a smart community garbage room: bags outside bins, fill level, odor, voice, platform uplink",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
+    # AGPL: the shipped detector weights derive from Ultralytics YOLOv5 (AGPL-3.0), and ultralytics is a dependency
+    license="AGPL-3.0-or-later",
+    license_files=["LICENSE"],
+    classifiers=["License :: OSI Approved :: GNU Affero General Public License v3 or later (AGPLv3+)"],
     python_requires=">=3.10",
     packages=find_packages(include=["edge", "edge.*", "hw", "hw.*"]),
     include_package_data=True,
-    package_data={"hw": ["sim/scenarios/*.yaml"], "edge": ["voice/*.yaml"]},
+    # the compiled message catalogues ship with the package: the box never needs Babel
+    package_data={"hw": ["sim/scenarios/*.yaml"], "edge": ["voice/*.yaml", "locale/*/LC_MESSAGES/*.mo",
+                                                                "platform/templates/*.html", "platform/static/*"]},
     data_files=data_files(),
     install_requires=[
         "numpy>=1.23",
@@ -40,16 +46,27 @@ setup(
         "requests>=2.31",
         "pyttsx3>=2.90",
         "argcomplete>=3.1",
+        # the platform server and its board (`gedge receiver`): ASGI on uvicorn, httptools parses
+        "fastapi>=0.110",
+        "uvicorn>=0.29",
+        "httptools>=0.6",
+        "jinja2>=3.1",
     ],
     extras_require={
         # Training, export and the ultralytics detector backend. Brings torch: never on the box by default.
         "ultralytics": ["ultralytics>=8.3", "onnx>=1.15", "onnxslim>=0.1.40"],
         "mqtt": ["paho-mqtt>=2.0"],
+        # `gedge receiver --db postgresql://…` (libpq from the system: Debian's libpq5)
+        "postgres": ["psycopg>=3.1"],
         "gpio": [
             "gpiozero>=2.0",
             "lgpio>=0.2; platform_machine=='aarch64' or platform_machine=='armv7l'",
         ],
-        "dev": ["pytest>=7.4", "hypothesis>=6.90", "ruff>=0.4"],
+        # Babel: `make i18n` (extract, merge, compile the catalogues) and the catalogue tests
+        "dev": ["pytest>=7.4", "hypothesis>=6.90", "ruff>=0.4", "babel>=2.12",
+                "pillow>=9",  # Pillow: the tests read the evidence pictures' EXIF back with an independent reader
+                # the receiver's tests: a real PostgreSQL, its OpenAPI fuzzed, its board in Debian's chromium
+                "psycopg>=3.1", "schemathesis>=4.0", "playwright>=1.40"],
     },
     entry_points={
         "console_scripts": [
