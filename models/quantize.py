@@ -69,7 +69,7 @@ def float_nodes(model_path: Path, whole_head: bool) -> list[str]:
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 
 
-def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, method: str = "minmax",
+def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, method: str = "percentile",
              float_head: bool = False) -> int:
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="output (default: MODEL-int8.onnx beside the model)")
     ap.add_argument("--count", type=int, default=240, help="calibration pictures (default 240)")
     ap.add_argument("--imgsz", type=int, default=320)
-    ap.add_argument("--method", choices=sorted(METHODS), default="minmax",
-                    help="activation range: minmax (default), percentile (ignores the rarest extremes) or entropy")
+    ap.add_argument("--method", choices=sorted(METHODS), default="percentile",
+                    help="activation range: percentile (default: ignores the rarest 0.01 %%), minmax or entropy")
     ap.add_argument("--float-head", action="store_true", help="keep the detection head's convs in float too")
     args = ap.parse_args(argv)
     if not args.model.is_file():
