@@ -36,6 +36,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .zones import iou
+
 Box = Sequence[float]  # x1, y1, x2, y2 in full-frame pixels
 
 HOLE_EDGE_RATIO = 2.0  # the room's edges this much stronger on the outline than the picture's: a hole (holes ~4, objects ~0.3)
@@ -59,14 +61,6 @@ class Blob:
     def as_dict(self) -> dict:
         return {"id": self.id, "xyxy": [round(v) for v in self.xyxy], "area_frac": round(self.area_frac, 4),
                 "since": round(self.since, 2)}
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class StaticFinder:
