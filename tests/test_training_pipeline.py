@@ -99,3 +99,31 @@ def test_int8_twin_from_a_toy_model(tmp_path):
     assert a.shape == b.shape
     # box coordinates are in input pixels (0..64): 8-bit activations keep them within a few pixels
     assert float(abs(a[0, :4] - b[0, :4]).mean()) < 4.0
+
+
+def test_the_frozen_backbone_learns_again_after_its_epochs():
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from models.train import torch_threads, unfreeze_after
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = torch.nn.Sequential(*[torch.nn.Conv2d(1, 1, 1) for _ in range(4)])
+
+    class Trainer:
+        model = Net()
+        epoch = 0
+
+    t = Trainer()
+    for name, p in t.model.named_parameters():
+        p.requires_grad = not name.startswith(("model.0.", "model.1."))  # as ultralytics' freeze=2 leaves them
+    callback = unfreeze_after(2, epochs=3)
+    for t.epoch in (0, 1, 2):
+        callback(t)
+        assert not any(p.requires_grad for n, p in t.model.named_parameters() if n.startswith("model.0."))
+    t.epoch = 3
+    callback(t)
+    assert all(p.requires_grad for p in t.model.parameters())
+    assert torch_threads("3") == 3 and 1 <= torch_threads("auto") <= (os.cpu_count() or 1)
