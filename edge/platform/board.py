@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 from .. import i18n
 from ..i18n import N_
 from . import board_view
-from .tokens import _write_private
+from .tokens import write_private
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "gedge_board"
@@ -76,7 +76,7 @@ def add_user(path: str | Path, name: str, password: str) -> None:
     users[name] = None  # type: ignore[assignment]
     lines = [m.group(0) if m is not None else f"{name} scrypt:{n}:{r}:{p}:{salt.hex()}:{_hash_password(password, salt, n, r, p)}"
              for m in users.values()]
-    _write_private(path, "\n".join(lines) + "\n")
+    write_private(path, "\n".join(lines) + "\n")
 
 
 def remove_user(path: str | Path, name: str) -> bool:
@@ -84,7 +84,7 @@ def remove_user(path: str | Path, name: str) -> bool:
     users = _read_users(path)
     if users.pop(name, None) is None:
         return False
-    _write_private(path, "".join(m.group(0) + "\n" for m in users.values()))
+    write_private(path, "".join(m.group(0) + "\n" for m in users.values()))
     return True
 
 

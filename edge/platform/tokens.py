@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import threading
 from pathlib import Path
+
+from ..files import atomic_write
 
 _LINE = re.compile(r"^(?P<device>[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})\s+sha256:(?P<hash>[0-9a-f]{64})$")
 
@@ -94,7 +95,7 @@ def add_token(path: str | Path, device_id: str) -> str:
     kept = [ln for ln in text.splitlines() if not ln.strip().startswith(device_id + " ")]
     token = secrets.token_urlsafe(32)
     kept.append(f"{device_id} sha256:{token_hash(token)}")
-    _write_private(path, "\n".join(kept) + "\n")
+    write_private(path, "\n".join(kept) + "\n")
     return token
 
 
@@ -108,16 +109,11 @@ def revoke_token(path: str | Path, device_id: str) -> bool:
     kept = [ln for ln in lines if not ln.strip().startswith(device_id + " ")]
     if len(kept) == len(lines):
         return False
-    _write_private(path, "\n".join(kept) + ("\n" if kept else ""))
+    write_private(path, "\n".join(kept) + ("\n" if kept else ""))
     return True
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """The tokens or users file, mode 0600, through the one atomic write."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, text, mode=0o600)
