@@ -152,11 +152,17 @@ def truck_sessions(sources: list[str]) -> dict[str, str]:
     return out
 
 
-def split_truck(images: list[Path]) -> dict[str, list[Path]]:
-    """train/val/test by recording; one picture per source frame (the augmented twins add little)."""
+def one_per_source(images: list[Path]) -> list[Path]:
+    """The first picture (by name) of each source picture: its augmented copies left out."""
     first: dict[str, Path] = {}
     for p in sorted(images):
         first.setdefault(source_of(p.name), p)
+    return list(first.values())
+
+
+def split_truck(images: list[Path]) -> dict[str, list[Path]]:
+    """train/val/test by recording; one picture per source frame (the augmented twins add little)."""
+    first = {source_of(p.name): p for p in one_per_source(images)}
     session = truck_sessions(list(first))
     split = {"train": [], "val": [], "test": []}
     for src, img in sorted(first.items()):
@@ -233,13 +239,6 @@ def write_negatives(images: list[Path], out: Path, prefix: str, max_masked: int,
             (out / "labels" / f"{stem}_masked.txt").write_text("")
             counts["masked"] += 1
     return counts
-
-
-def one_per_source(images: list[Path]) -> list[Path]:
-    first: dict[str, Path] = {}
-    for p in sorted(images):
-        first.setdefault(source_of(p.name), p)
-    return list(first.values())
 
 
 def main(argv: list[str] | None = None) -> int:
