@@ -91,6 +91,7 @@ def _write_config(tmp: Path, scenario: Path, port: int, dev: Path, **extra) -> P
         "rules.bag_outside_bin.incident_after_s": 6,
         "rules.bag_outside_bin.clear_after_s": 3,
         "rules.bin_full.min_duration_s": 2,
+        "rules.bin_emptied.hold_s": 5,  # the scenario's bin is full for 14 s
         "sensors[0].driver": "a02yy",
         "sensors[0].port": str(dev / "bin-1-level"),
         "sensors[1].driver": "ze03",

@@ -117,6 +117,14 @@ class FullRule(Section):
 class EmptiedRule(Section):
     drop_pct: float = Field(40.0, gt=0, le=100)  # a fall of at least this many points…
     within_s: PosSeconds = 300.0  # …within this time is one bin_emptied event
+    hold_s: NonNegSeconds = 60.0  # …from a level that held this long (a lid opening is a shorter spike)
+
+    @model_validator(mode="after")
+    def _hold_within(self) -> "EmptiedRule":
+        if self.hold_s >= self.within_s:
+            raise ValueError(_("hold_s ({hold_s:g}) must be shorter than within_s ({within_s:g})").format(
+                hold_s=self.hold_s, within_s=self.within_s))
+        return self
 
 
 class GasThreshold(Section):

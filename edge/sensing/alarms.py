@@ -15,8 +15,9 @@ sensor_fault {"reason"}.
 Rules:
 - bin_full opens when fill % >= open_pct has held for min_duration_s, resolves when
   <= clear_pct has held as long (hysteresis: no flapping around one mark).
-- bin_emptied: fill fell by >= drop_pct from its highest level of the last within_s;
-  reported once the level stops falling, with the level before and after.
+- bin_emptied: fill fell by >= drop_pct from its highest level of the last within_s that
+  held for hold_s (a lid swinging through the beam reads as a short high spike, and its end
+  is no emptying); reported once the level stops falling, with the level before and after.
 - odor_high: same hysteresis on ppm per the gas's thresholds; nothing alarms during the
   sensor's warm-up (MQ heaters) after start.
 - sensor_fault opens when no valid reading came for timeout_s, resolves on the next one.
@@ -29,6 +30,33 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 SETTLE_PTS = 1.0  # bin_emptied: a further fall smaller than this means the level has settled
+
+
+def sustained_peak(history: deque[tuple[float, float]], hold_s: float, now: float) -> float | None:
+    """The highest level that every sample of some hold_s stretch reached.
+
+    A sliding minimum over windows [t, t + hold_s] that have ended by `now`, maximised; one pass
+    with a monotonic deque, since a fast sensor keeps thousands of samples in within_s. None
+    until a whole stretch exists: in the first hold_s after the start or an emptying no
+    emptying can be told from a lid opening, so none is reported.
+    """
+    best: float | None = None
+    lows: deque[int] = deque()  # indices into history whose values increase
+    j, n = 0, len(history)
+    for i in range(n):
+        start = history[i][0]
+        if start + hold_s > now:
+            break
+        while j < n and history[j][0] <= start + hold_s:
+            while lows and history[lows[-1]][1] >= history[j][1]:
+                lows.pop()
+            lows.append(j)
+            j += 1
+        while lows[0] < i:
+            lows.popleft()
+        low = history[lows[0]][1]
+        best = low if best is None else max(best, low)
+    return best
 
 
 class AlarmEvent(NamedTuple):
@@ -209,8 +237,8 @@ class SensorAlarms:
         hist.append((now, pct))
         while hist and now - hist[0][0] > rule.within_s:
             hist.popleft()
-        peak = max(p for _, p in hist)
-        if peak - pct >= rule.drop_pct:
+        peak = sustained_peak(hist, rule.hold_s, now)
+        if peak is not None and peak - pct >= rule.drop_pct:
             self._pending = (peak, pct, now)
         return events
 
