@@ -34,7 +34,9 @@ setup(
     include_package_data=True,
     # the compiled message catalogues ship with the package: the box never needs Babel
     package_data={"hw": ["sim/scenarios/*.yaml"], "edge": ["voice/*.yaml", "locale/*/LC_MESSAGES/*.mo",
-                                                                "platform/templates/*.html", "platform/static/*"]},
+                                                                "platform/templates/*.html", "platform/static/*",
+                                                                "console/templates/*.html", "console/static/*",
+                                                                "console/static/vendor/*/*"]},
     data_files=data_files(),
     install_requires=[
         "numpy>=1.23",
@@ -51,6 +53,8 @@ setup(
         "uvicorn>=0.29",
         "httptools>=0.6",
         "jinja2>=3.1",
+        # `gedge stats --plot`: the fill curves as a picture (Agg backend, no display needed)
+        "matplotlib>=3.6",
     ],
     extras_require={
         # Training, export and the ultralytics detector backend. Brings torch: never on the box by default.

@@ -10,6 +10,8 @@ The language is chosen once per process by the CLI: `--lang`, then the config's
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import gettext
 import os
 import threading
@@ -28,6 +30,8 @@ _lock = threading.Lock()
 _current: str | None = None  # None: not chosen yet, taken from the environment on first use
 _explicit = False  # chosen by name (--lang): a config's device.ui_lang does not override it
 _catalogues: dict[str, gettext.NullTranslations] = {}
+# a web request's own language (the console's API): wins over the process's within its context
+_context_language: contextvars.ContextVar[str | None] = contextvars.ContextVar("gedge_language", default=None)
 
 
 def normalize_language(lang: str) -> str:
@@ -96,8 +100,22 @@ def use_config_language(config_lang: str | None) -> str:
     return current_language()
 
 
+@contextlib.contextmanager
+def language(lang: str):
+    """Messages in `lang` inside the block, for this thread or task only: a server answers each
+    request in its reader's language (config problems included) whatever the process's is."""
+    token = _context_language.set(normalize_language(lang))
+    try:
+        yield
+    finally:
+        _context_language.reset(token)
+
+
 def current_language() -> str:
     global _current
+    override = _context_language.get()
+    if override is not None:
+        return override
     if _current is None:
         _current = language_from_environment()
     return _current

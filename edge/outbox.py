@@ -585,6 +585,37 @@ class Outbox:
                 self._held_tele[dest] = (self._held_seq, body, now)
         self._notify()
 
+    def enqueue_daily(self, doc: dict[str, Any]) -> int:
+        """Durably queue one daily statistics document (`POST /v1/daily`, HTTP only: the contract
+        gives it no MQTT topic), in order after what is queued. Returns the destinations it was
+        queued for. Raises OSError while the disk refuses writes: the caller tries again later
+        (a day is kept on the box, not in memory here)."""
+        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+        key = f"daily:{doc['date']}"
+        dests = [d for d in self.dests if d == "http"]
+        now = self._clock()
+        with self._lock:
+            if self._held or self.storage_error or self.damaged:
+                raise OSError(f"outbox refuses writes ({self.storage_error or self.damaged or 'revisions held'})")
+            try:
+                with self._tx():
+                    for dest in dests:
+                        self._db.execute("INSERT INTO queue (dest, kind, incident_id, rev, body, created) "
+                                         "VALUES (?, 'daily', ?, 1, ?, ?)", (dest, key, body, now))
+            except BaseException as e:
+                if self._storage_refused(e):
+                    raise OSError(f"outbox refuses writes ({self.storage_error or e})") from None
+                raise
+        if dests:
+            self._notify()
+        return len(dests)
+
+    def incidents_since(self, t: float) -> list[dict[str, Any]]:
+        """Newest revision of every incident last changed at or after epoch time t (the daily counts)."""
+        with self._lock:
+            rows = self._db.execute("SELECT doc FROM incidents WHERE updated >= ?", (t,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     def held(self) -> int:
         """Revisions waiting in memory for the disk."""
         with self._lock:
@@ -749,6 +780,13 @@ class Outbox:
         with self._lock:
             rows = self._db.execute("SELECT doc FROM incidents WHERE state='open'").fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def resolved_incidents(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Newest revision of the last `limit` resolved incidents, oldest first (the console's list)."""
+        with self._lock:
+            rows = self._db.execute("SELECT doc FROM incidents WHERE state='resolved' ORDER BY updated DESC LIMIT ?",
+                                    (limit,)).fetchall()
+        return [json.loads(r[0]) for r in reversed(rows)]
 
     def storage(self) -> dict[str, Any]:
         """The disk's side of health: what waits in memory and why."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 DEFAULT_CONFIG_PATH = Path("/etc/garbage-edge/config.yaml")
 CONFIG_ENV = "GARBAGE_EDGE_CONFIG"
+CONTROL_SOCKET = "control.sock"
 
 
 @lru_cache(maxsize=1)
@@ -33,3 +34,13 @@ def resolve_resource(path: str | Path, base: Path | None = None) -> Path:
     if base is not None and (base / p).exists():
         return base / p
     return resource_root() / p
+
+
+def control_socket_path(storage) -> Path:
+    """The agent's control socket (`storage`: the config's storage section): in the runtime
+    directory (systemd's RuntimeDirectory, /run/garbage-edge), or in the state directory when
+    there is none (a run outside systemd: tests, a laptop). The agent and its clients (the
+    console, `gedge status`) find it by the same rule."""
+    run = Path(storage.runtime_dir).expanduser()
+    folder = run if run.is_dir() else Path(storage.state_dir).expanduser()
+    return folder / CONTROL_SOCKET

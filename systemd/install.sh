@@ -57,6 +57,8 @@ install -d -m 755 "$DOC_DIR"
 install -m 644 README.md docs/*.md "$DOC_DIR/"
 
 install -m 644 systemd/garbage-edge.service "$UNIT_DIR/garbage-edge.service"
+# the maintenance console (docs/console.md): installed, not enabled; 127.0.0.1 only until configured
+install -m 644 systemd/garbage-edge-console.service "$UNIT_DIR/garbage-edge-console.service"
 systemctl daemon-reload
 systemctl enable garbage-edge.service
 if "$PREFIX/venv/bin/gedge" config validate "$CONF_DIR/config.yaml"; then

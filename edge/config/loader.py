@@ -21,9 +21,12 @@ from .schema import Config, Loc, cross_check
 class ConfigError(Exception):
     """A config that cannot be used. `problems` holds one human line per problem."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], details: list[tuple[str | None, str]] | None = None):
         super().__init__("\n".join(problems))
         self.problems = problems
+        # per problem (key path such as "zones.floor", or None; the message without file and line),
+        # for callers that show a problem next to its field (the console)
+        self.details = details if details is not None else [(None, p) for p in problems]
 
 
 @dataclass(frozen=True)
@@ -180,18 +183,22 @@ def validate_text(text: str, name: str = "config.yaml", base_dir: Path | None = 
     if isinstance(device, dict) and isinstance(device.get("ui_lang"), str):
         use_config_language(device["ui_lang"])  # even this file's problems are told in its language
     problems: list[str] = []
+    details: list[tuple[str | None, str]] = []
     try:
         cfg = Config.model_validate(to_plain(tree))
     except ValidationError as e:
         for err in e.errors():
             loc = _clean_loc(err["loc"])
             line = line_of(tree, loc)
-            problems.append(f"{name}:{line or 1} {format_loc(loc)}: {_message(err, loc)}")
-        raise ConfigError(problems) from None
+            msg = _message(err, loc)
+            problems.append(f"{name}:{line or 1} {format_loc(loc)}: {msg}")
+            details.append((format_loc(loc), msg))
+        raise ConfigError(problems, details) from None
     for loc, msg in cross_check(cfg, base_dir):
         problems.append(f"{name}:{line_of(tree, loc) or 1} {format_loc(loc)}: {msg}")
+        details.append((format_loc(loc), msg))
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, details)
     return cfg, tree
 
 

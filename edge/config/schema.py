@@ -9,6 +9,7 @@ from ..i18n import _
 from .base import Section
 from .sensors import EmptiedRule, FullRule, OdorRule, Sensor
 from .site import Device, Schedule, Storage
+from .stats import Stats
 from .uplink import Uplink
 from .vision import BagRule, Camera, Evidence, Vision, Zones
 from .voice import Actuator, Voice
@@ -34,6 +35,7 @@ class Config(Section):
     uplink: Uplink = Uplink()
     storage: Storage = Storage()
     schedule: Schedule = Schedule()
+    stats: Stats = Stats()
 
 
 Loc = tuple[str | int, ...]
@@ -78,6 +80,12 @@ def cross_check(cfg: Config, base_dir: Path | None) -> list[tuple[Loc, str]]:
         if first != i and (s.driver != "jsonl" or cfg.sensors[first].driver != "jsonl"):
             problems.append((("sensors", i, "port"), _("{port} is already used by sensor {id!r} "
                                                        "(only jsonl sensors may share a port)").format(port=s.port, id=cfg.sensors[first].id)))
+
+    for bin_id in cfg.stats.collection.schedule:  # a schedule for a bin the box does not know is a typo
+        if bin_id not in bin_ids:
+            known = ", ".join(sorted(bin_ids)) or "none defined"
+            problems.append((("stats", "collection", "schedule", bin_id),
+                             _("no zones.bins entry with id {bin!r} (known: {known})").format(bin=bin_id, known=known)))
 
     seen = set()
     for i, a in enumerate(cfg.actuators):

@@ -95,5 +95,7 @@ class Schedule(Section):
 class Storage(Section):
     state_dir: str = "/var/lib/garbage-edge"  # outbox database, evidence snapshots
     cache_dir: str = "/var/cache/garbage-edge"  # rendered voice prompts
+    # live files (the control socket the console and `gedge status` use); state_dir when missing
+    runtime_dir: str = "/run/garbage-edge"
     snapshot_quota_mb: float = Field(200.0, gt=0, le=1_000_000)
     min_free_mb: float = Field(100.0, ge=0, le=1_000_000)

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..contract import WASTE_TYPES
 from ..i18n import _
 from .base import Identifier, NonNegSeconds, Polygon, PosSeconds, Section, seconds
 
@@ -86,6 +87,8 @@ class Vision(Section):
 class BinZone(Section):
     id: Identifier
     polygon: Polygon
+    waste_type: Literal[WASTE_TYPES] = "dry"  # type: ignore[valid-type]  # wet | dry | recyclable | hazardous
+    capacity_l: float = Field(240.0, gt=0, le=10_000)  # litres from empty_mm to full_mm (240 L: the usual wheelie bin)
 
 
 class Zones(Section):

@@ -23,14 +23,12 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from .. import i18n
-from ..i18n import N_
+from ..webpage import Pages, page_response, pick_language
 from . import board_view
 from .tokens import write_private
 
@@ -130,64 +128,15 @@ class Sessions:
         return name
 
 
-def _environment(lang: str) -> Environment:
-    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
-                      extensions=["jinja2.ext.i18n"])
-    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
-    env.filters["num"] = _num
-    return env
-
-
-def _num(value) -> str:
-    """Figures as people read them: 246.3, not 246.29999999999998."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    return str(value) if isinstance(value, int) else f"{value:.1f}"
-
-
-_ENVS: dict[str, Environment] = {}
-
-# the contract's values as people read them (N_: translated where shown, in the page's language)
-LABELS = {
-    "bag_outside_bin": N_("bag outside the bins"), "bin_full": N_("bin full"), "odor_high": N_("odor high"),
-    "sensor_fault": N_("sensor fault"), "camera_fault": N_("camera fault"), "storage_fault": N_("storage fault"),
-    "collection_overdue": N_("collection overdue"), "bin_emptied": N_("bin emptied"),
-    "info": N_("info"), "warning": N_("warning"), "critical": N_("critical"),
-    "open": N_("open"), "resolved": N_("resolved"),
-    "wet": N_("wet waste"), "dry": N_("dry waste"), "recyclable": N_("recyclable"), "hazardous": N_("hazardous waste"),
-}
-
-
-def render(template: str, lang: str, **context) -> str:
-    env = _ENVS.get(lang)
-    if env is None:
-        env = _ENVS[lang] = _environment(lang)
-    gettext_ = i18n.translations(lang).gettext
-
-    def label(value) -> str:
-        text = LABELS.get(str(value))
-        return gettext_(text) if text else str(value)
-
-    return env.get_template(template).render(lang=lang, label=label, **context)
-
-
-def pick_language(request: Request) -> str:
-    for candidate in (request.query_params.get("lang"), request.cookies.get("lang")):
-        if candidate in i18n.LANGUAGES:
-            return candidate
-    accept = (request.headers.get("accept-language") or "").lower()
-    return "zh" if accept.startswith("zh") else "en"
+_PAGES = Pages(HERE / "templates")
+render = _PAGES.render
 
 
 def mount_board(app, server) -> None:
     sessions = Sessions()
     app.mount("/board/static", StaticFiles(directory=str(HERE / "static")), name="board-static")
 
-    def page(request: Request, html: str, lang: str, status: int = 200) -> HTMLResponse:
-        resp = HTMLResponse(html, status_code=status, headers={"content-security-policy": "default-src 'self'"})
-        if request.query_params.get("lang") in i18n.LANGUAGES:
-            resp.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
-        return resp
+    page = page_response
 
     def who(request: Request) -> str | None:
         return sessions.user(request.cookies.get(SESSION_COOKIE), time.time())

@@ -11,7 +11,9 @@ the parts and runs the threads. One thread (`incidents`) owns the router and car
 decisions out (outbox, voice worker, relay drivers, listener); the camera, sensor and uplink
 threads only put events on a bounded queue.
 The supervisor (`edge.runtime.service`) calls `tick()` twice a second for timers, telemetry
-and the watchdog.
+and the watchdog. The control socket's thread (`edge.runtime.control`: the console, `gedge
+status`) reads only snapshots through the `control_*` methods; a relay test goes to the
+incident thread as an event like any other.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from ..logfmt import event_line
 from ..outbox import Outbox
 from ..uplink.sysinfo import cpu_temp_c, disk_free_mb
 from ..uplink.telemetry import TelemetrySchedule, build_telemetry
+from .control_state import RECENT_RESOLVED, IncidentLog, build_state, readings_view, relays_view
 from .health import assemble_health, summary_line
 from .liveness import Liveness
 from .router import Decisions, Router
@@ -81,6 +84,7 @@ class Agent:
         self._state_changed = threading.Event()
         # kept by the incident thread: other threads must not walk the (unlocked) router
         self._open_count = 0
+        self.incident_log = IncidentLog()  # what the control socket shows: written by the incident thread
         self._awaiting_readings = False  # restored sensor incidents wait for a fresh reading
         # what the router was last told about the disk (nothing yet: the first idle tells it, which
         # also resolves a storage_fault restored from before a restart)
@@ -94,6 +98,7 @@ class Agent:
         self.voice = None
         self.relays: list = []
         self.sensors = None
+        self.stats = None  # edge.stats.service.StatsService: daily statistics, collection_overdue
         self.camera = None
         self.vision = None
         self.telemetry = TelemetrySchedule(cfg.uplink.telemetry_s)
@@ -122,11 +127,14 @@ class Agent:
                              restored=self.outbox.open_incidents(), mono=time.monotonic())
         self._open_count = self.router.open_count()
         self._awaiting_readings = self.router.awaiting_readings()
+        self.incident_log = IncidentLog(restored=[*self.outbox.resolved_incidents(RECENT_RESOLVED),
+                                                  *self.router.open_incidents()])
         if self.outbox.recovered:  # a damaged file was moved aside at open: the platform hears so
             self._carry_out(self.router.outbox_replaced(self.outbox.recovered, time.time()))
         self._thread = threading.Thread(target=self._run_incidents, name="incidents", daemon=True)
         self._thread.start()
         self.uplink.start()
+        self._start_stats()
         self._start_sensors()
         self._start_vision(detector)
         log.info("agent started: device %s, camera %s, %d sensor(s), %d relay(s)", cfg.device.id,
@@ -154,9 +162,19 @@ class Agent:
     def _start_sensors(self) -> None:
         from ..sensing.manager import SensorManager
 
-        self.sensors = SensorManager(self.cfg, on_reading=self._on_reading,
-                                     on_event=lambda e: self._put(("alarm", e)))
+        self.sensors = SensorManager(self.cfg, on_reading=self._on_reading, on_event=self._on_sensor_event)
         self.sensors.start()
+
+    def _start_stats(self) -> None:
+        if self.cfg.stats.enabled:
+            from ..stats.service import StatsService
+
+            self.stats = StatsService.from_config(self.cfg, self.outbox, open_incidents=self.outbox.open_incidents())
+
+    def _on_sensor_event(self, event) -> None:
+        if self.stats is not None:
+            self.stats.alarm(event, time.time())
+        self._put(("alarm", event))
 
     def _start_vision(self, detector) -> None:
         from hw.camera import open_camera
@@ -188,6 +206,8 @@ class Agent:
         if self.uplink is not None:
             self._flush_uplink(3.0)
             self.uplink.stop()
+        if self.stats is not None:
+            self.stats.close(time.time())
         if self.outbox is not None:
             held = self.outbox.held()
             if held and not self.outbox.flush():
@@ -220,6 +240,8 @@ class Agent:
             entry = self._readings.setdefault(reading.sensor_id, {})
             if reading.value is not None:
                 entry[reading.quantity] = round(float(reading.value), 3)
+        if self.stats is not None:
+            self.stats.reading(reading, time.time())
         if self._awaiting_readings:  # only while restored incidents wait for fresh readings
             self._put(("reading", reading))
 
@@ -261,6 +283,11 @@ class Agent:
             return r.alarm(payload, now, mono)
         if kind == "reading":
             return r.reading(payload, now, mono)
+        if kind == "relay_test":  # from the control socket: the router's relay policy decides
+            rid, seconds, reply = payload
+            d, outcome = r.relay_test(rid, seconds, mono)
+            reply.put_nowait(outcome)
+            return d
         if kind == "camera":
             self._camera_status = payload.status
             self._state_changed.set()
@@ -320,6 +347,7 @@ class Agent:
     def _enqueue(self, doc: dict) -> None:
         # never raises for a full or read-only disk: the outbox keeps the revision in memory
         self.outbox.enqueue_incident(doc)
+        self.incident_log.record(doc)
         if doc["rev"] == 1 and doc["state"] == "open":
             self.counters.incidents_opened += 1
         if doc["state"] == "resolved":
@@ -331,6 +359,8 @@ class Agent:
 
     def _emit(self, event: dict[str, Any]) -> None:
         log.info("%s", event_line(event))
+        if event.get("what") == "voice" and self.stats is not None:
+            self.stats.spoken(time.time())  # the day's reminders spoken
         if self.listener is not None:
             try:
                 self.listener(event)
@@ -355,6 +385,12 @@ class Agent:
                 self.outbox.enqueue_telemetry(self.telemetry_document())
             except Exception:
                 log.exception("telemetry could not be queued")
+        if self.stats is not None:
+            try:  # collection_overdue goes through the router like the sensors' own alarms
+                for ev in self.stats.tick(time.time(), camera_ok=self._camera_status == "ok"):
+                    self._put(("alarm", ev))
+            except Exception:
+                log.exception("statistics tick failed")
 
     def _beat_loops(self, mono: float) -> None:
         camera_beat = self.vision.heartbeat() if self.vision is not None else None
@@ -387,6 +423,55 @@ class Agent:
     def telemetry_document(self) -> dict[str, Any]:
         return build_telemetry(self.cfg.device.id, self.cfg.device.timezone, time.time(), self.readings(), self.health(),
                                self.outbox.counts())
+
+    # ------------------------------------------------------------------ the control socket's thread
+
+    def control_state(self, agent_info: dict[str, Any]) -> dict[str, Any]:
+        """The control socket's `state`, from the snapshots the parts keep (never the router's
+        own state: that belongs to the incident thread)."""
+        from hw.camera import redact
+
+        now, mono = time.time(), time.monotonic()
+        cam = self.camera.health() if self.camera is not None else None
+        camera = {"status": self._camera_status, "source": redact(self.cfg.camera.source),
+                  "fps": round(cam.fps, 1) if cam else None, "size": list(cam.size) if cam and cam.size else None,
+                  "reason": cam.reason if cam else None}
+        info = {**agent_info, "uptime_s": round(mono - self.counters.started_at, 1), "events": self.counters.events,
+                "incidents_opened": self.counters.incidents_opened,
+                "incidents_resolved": self.counters.incidents_resolved}
+        return build_state(self.cfg, agent=info, health=self.health(), camera=camera,
+                           readings=readings_view(self.cfg, self.sensors.snapshot() if self.sensors else {}, now - mono),
+                           relays=relays_view(self.cfg, self.relays), incidents=self.incident_log.snapshot(),
+                           outbox=self.uplink.health() if self.uplink is not None else {}, now=now)
+
+    def control_frame(self):
+        """(the newest camera frame, its capture time in epoch seconds) or None before the first."""
+        latest = self.camera.latest() if self.camera is not None else None
+        if latest is None:
+            return None
+        frame, t = latest
+        return frame, time.time() - (time.monotonic() - t)
+
+    def control_speak(self) -> bool:
+        """The speaker test phrase through the voice worker (queued; False when the queue is full)."""
+        from ..voice import PlayRequest
+
+        policy, now = self.voice.policy, time.time()
+        lang = policy.cfg.lang
+        return self.voice.worker.say(PlayRequest(
+            prompt="speaker_test", text=policy.catalogue.text("speaker_test", lang), lang=lang,
+            voice=policy.cfg.voice_for(lang), rate=policy.cfg.rate, volume=policy.volume_at(now), zone=None,
+            incident_id=None, due_at=now))
+
+    def control_relay_test(self, rid: str, seconds: float, timeout_s: float = 3.0) -> str:
+        """Ask the incident thread to test relay `rid`; its router's outcome ("on", "unknown",
+        "busy", "min_off"), or "timeout" when the incident thread did not answer in time."""
+        reply: queue.Queue = queue.Queue(maxsize=1)
+        self._put(("relay_test", (rid, seconds, reply)))
+        try:
+            return reply.get(timeout=timeout_s)
+        except queue.Empty:
+            return "timeout"
 
     def voice_memory(self) -> dict | None:
         """The voice policy's memory of what was said, for the agent that replaces this one."""

@@ -6,6 +6,7 @@
     d = router.alarm(ev, now, mono);  d = router.reading(r, now, mono);  d = router.camera(status, reason, now, mono)
     d = router.idle(now, mono)        # timers: relay hold/lockout, restored incidents nobody confirmed
     d = router.storage(problem, now, mono)
+    d, outcome = router.relay_test(relay_id, seconds, mono)   # the console's relay test button
     for doc in d.revisions: outbox.enqueue_incident(doc)
     for req in d.voice: voice_worker.say(req)
     for s in d.relays: controllers[s.id].apply(s.on, s.reason)
@@ -80,6 +81,7 @@ class Router:
         # restored sensor incidents watched until the sensor's own alarm state takes them over:
         # key -> (subject, confirmed by a fresh reading)
         self._restored: dict[tuple, tuple[dict[str, Any], bool]] = {}
+        self._relay_tests: dict[str, float] = {}  # relay id -> mono time its maintenance test ends
         for doc in self.book.open_incidents():
             if doc["type"] == BAG:
                 self._unclaimed_bags[doc["subject"]["zone"]] = mono + grace
@@ -281,13 +283,40 @@ class Router:
         d += self._relays(mono)
         return d
 
+    def relay_test(self, rid: str, seconds: float, mono: float) -> tuple[Decisions, str]:
+        """A maintenance test (the console's button): relay `rid` on for `seconds`, then off, and
+        its minimum off time runs from then. Returns (decisions, outcome): "on", or why not:
+        "unknown" (no such relay), "busy" (on already, or under test), "min_off" (still inside
+        its minimum off time: the fan's protection holds for a test too)."""
+        d = Decisions()
+        policy = self.relay_policies.get(rid)
+        if policy is None:
+            return d, "unknown"
+        if policy.is_on or rid in self._relay_tests:
+            return d, "busy"
+        if policy.locked_off(mono):
+            return d, "min_off"
+        policy.is_on, policy.on_since = True, mono
+        self._relay_tests[rid] = mono + seconds
+        d.relays.append(RelaySwitch(rid, True, "test"))
+        return d, "on"
+
     def _relays(self, mono: float) -> Decisions:
         d = Decisions()
+        for rid, until in list(self._relay_tests.items()):
+            if mono < until:
+                continue
+            del self._relay_tests[rid]  # the test is over: off, and the policy decides from here
+            policy = self.relay_policies[rid]
+            policy.is_on, policy.off_since = False, mono
+            d.relays.append(RelaySwitch(rid, False, "test"))
         # a restored odor_high switches nothing until a fresh reading confirmed it
         odor = any(doc["type"] == "odor_high" and self._restored.get(subject_key("odor_high", doc["subject"]),
                                                                       (None, True))[1]
                    for doc in self.book.open_incidents())
         for rid, policy in self.relay_policies.items():
+            if rid in self._relay_tests:
+                continue
             before = policy.is_on
             on, reason = policy.step(mono, odor)
             if on != before:

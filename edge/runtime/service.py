@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -74,6 +75,10 @@ class Service:
         self._last_status = ""
         self._last_watchdog = 0.0
         self._stale_logged: tuple[str, ...] = ()
+        self.control = None  # the control socket (edge.runtime.control), once the agent runs
+        self._started_at = time.time()
+        self._loaded_at: float | None = None
+        self._last_reload: dict | None = None
 
     def _build(self, cfg, voice_memory: dict | None = None) -> Agent:
         return self.agent_factory(cfg, self.config_path.parent, allow_missing_token=self.allow_missing_token,
@@ -101,6 +106,8 @@ class Service:
         """Start, supervise until stopped (or for duration_s), stop. Returns the exit code."""
         cfg = self._load()  # ConfigError goes to the caller: exit 2
         self.agent = self._build(cfg)
+        self._loaded_at = time.time()
+        self._start_control()
         self.notifier.ready(self.agent.summary())
         log.info("ready")
         ends_at = None if duration_s is None else time.monotonic() + duration_s
@@ -119,9 +126,39 @@ class Service:
                     trim_heap()
         finally:
             self.notifier.stopping()
+            if self.control is not None:
+                self.control.stop()
             if self.agent is not None:
                 self.agent.stop()
         return 0
+
+    def _start_control(self) -> None:
+        """The control socket for the console and `gedge status`; the agent runs without it
+        when it cannot be made (logged: those tools then say the agent is not reachable)."""
+        from ..paths import control_socket_path
+        from .control import AgentControl, ControlError, ControlServer
+
+        path = control_socket_path(self.agent.cfg.storage)
+        if self.control is not None:
+            if self.control.path == path:
+                return
+            self.control.stop()  # a reload moved the storage folders
+            self.control = None
+        server = ControlServer(path, AgentControl(lambda: self.agent, self.control_info).handlers())
+        try:
+            server.start()
+        except (ControlError, OSError) as e:
+            log.error("no control socket (%s): the console and `gedge status` cannot reach this agent", e)
+            return
+        self.control = server
+
+    def control_info(self) -> dict:
+        """The service's side of the control socket's `state`."""
+        from .. import __version__
+
+        return {"pid": os.getpid(), "version": __version__, "config_path": str(self.config_path),
+                "started_at": self._started_at, "config_loaded_at": self._loaded_at,
+                "last_reload": self._last_reload, "simulation": self.simulation}
 
     def _supervise(self, ping_every: float) -> None:
         agent = self.agent
@@ -148,6 +185,7 @@ class Service:
             for line in e.problems:
                 log.error("reload refused: %s", line)
             log.error("config reload refused; still running on the previous config")
+            self._last_reload = {"at": time.time(), "ok": False, "problems": list(e.problems)}
             return False
         self.notifier.reloading()
         log.info("reloading the config from %s", self.config_path)
@@ -156,8 +194,12 @@ class Service:
         memory = old.voice_memory()  # read after stop: no thread is deciding any more
         try:
             self.agent = self._build(cfg, memory)
+            self._last_reload = {"at": time.time(), "ok": True, "problems": []}
         except StartError as e:
             log.error("the new config cannot start (%s); going back to the previous one", e)
             self.agent = self._build(old.cfg, memory)
+            self._last_reload = {"at": time.time(), "ok": False, "problems": [str(e)]}
+        self._loaded_at = time.time()
+        self._start_control()
         self.notifier.ready(self.agent.summary())
         return True

@@ -3,6 +3,7 @@
     POST {base}/v1/incidents               application/json   one incident revision
     PUT  {base}/v1/incidents/{id}/snapshot image/jpeg         its evidence picture
     POST {base}/v1/telemetry               application/json   one telemetry document
+    POST {base}/v1/daily                   application/json   one daily statistics document
 
 Every request carries `Authorization: Bearer <token>` and `X-Device-Id`. TLS is verified
 (optionally against a custom CA file); `verify_tls: false` works but is logged as a warning.
@@ -99,6 +100,8 @@ class HttpTransport:
             return self._request("PUT", f"/v1/incidents/{quote(str(incident_id), safe='')}/snapshot", body, "image/jpeg")
         if kind == "telemetry":
             return self._request("POST", "/v1/telemetry", body, "application/json")
+        if kind == "daily":
+            return self._request("POST", "/v1/daily", body, "application/json")
         raise ValueError(f"unknown item kind {kind!r}")
 
     def _request(self, method: str, path: str, body: bytes, content_type: str) -> Outcome:

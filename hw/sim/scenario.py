@@ -11,6 +11,8 @@ person's feet); the renderer scales them to other frame sizes.
 from __future__ import annotations
 
 import math
+import random
+import zlib
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,10 +120,25 @@ class Scenario:
     source: Path | None = None
     # the camera's driver stops returning frames at this time (the twin of a hung V4L2/RTSP read)
     camera_hang_s: float | None = None
+    # per sensor: the standard deviation of its reading noise (its unit), and [t0, t1) spans without readings
+    sensor_noise: dict[str, float] = field(default_factory=dict)
+    sensor_gaps: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    # per sensor: (t, seconds, value) spans that read `value` instead (a bin lid swinging through the beam)
+    sensor_spikes: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
 
     def sensor_value(self, sensor_id: str, t: float) -> float | None:
-        """The simulated sensor's value at t (linear between keyframes), or None if the scenario has no such sensor."""
-        return _interp(self.sensors.get(sensor_id), t)
+        """The simulated sensor's value at t (linear between keyframes, plus its noise), or None
+        if the scenario has no such sensor or the sensor gives nothing at t (a gap)."""
+        v = _interp(self.sensors.get(sensor_id), t)
+        if v is None or any(t0 <= t < t1 for t0, t1 in self.sensor_gaps.get(sensor_id, ())):
+            return None
+        for t0, span, value in self.sensor_spikes.get(sensor_id, ()):
+            if t0 <= t < t0 + span:
+                v = value
+        sigma = self.sensor_noise.get(sensor_id)
+        if sigma:  # deterministic for (sensor, t): the same scenario reads the same every run
+            v += random.Random(zlib.crc32(f"{sensor_id}@{t:.3f}".encode())).gauss(0.0, sigma)
+        return v
 
     def light(self, t: float) -> float:
         return _interp(self.lighting, t) or 1.0
@@ -228,7 +245,7 @@ def build_scenario(data: dict[str, Any], default_name: str = "scenario") -> Scen
 
 def _build_scenario(data: dict[str, Any], default_name: str, part: list[str]) -> Scenario:
     unknown = set(data) - {"name", "description", "duration_s", "rules", "timeline", "sensors", "bins", "lighting",
-                      "camera_hang_s"}
+                      "camera_hang_s", "sensor_noise", "sensor_gaps", "sensor_spikes"}
     if unknown:
         raise ScenarioError(f"unknown top-level keys: {', '.join(sorted(unknown))}")
     name = str(data.get("name", default_name))
@@ -264,6 +281,13 @@ def _build_scenario(data: dict[str, Any], default_name: str, part: list[str]) ->
             sensors[str(sid)] = sorted((float(a), float(b)) for a, b in keys)
         except (TypeError, ValueError):
             raise ScenarioError(f"sensors.{sid}: expected a list of [t, value] pairs") from None
+    part[0] = "sensor_noise"
+    noise = {str(k): float(v) for k, v in (data.get("sensor_noise") or {}).items()}
+    part[0] = "sensor_gaps"
+    gaps = {str(k): sorted((float(a), float(b)) for a, b in v) for k, v in (data.get("sensor_gaps") or {}).items()}
+    part[0] = "sensor_spikes"
+    spikes = {str(k): sorted((float(a), float(b), float(c)) for a, b, c in v)
+              for k, v in (data.get("sensor_spikes") or {}).items()}
     part[0] = "lighting"
     lighting: list[tuple[float, float]] = [(0.0, 1.0)]
     if data.get("lighting") is not None:
@@ -402,7 +426,8 @@ def _build_scenario(data: dict[str, Any], default_name: str, part: list[str]) ->
     for b in bags.values():
         b.states.sort(key=lambda s: s[0])
     sc = Scenario(name, str(data.get("description", "")), duration, rules, actors, bags, bins,
-                  list(DEFAULT_FLOOR), lighting, sensors, lid_open, bin_moves=bin_moves)
+                  list(DEFAULT_FLOOR), lighting, sensors, lid_open, bin_moves=bin_moves, sensor_noise=noise,
+                  sensor_gaps=gaps, sensor_spikes=spikes)
     if data.get("camera_hang_s") is not None:
         try:
             sc.camera_hang_s = float(data["camera_hang_s"])
