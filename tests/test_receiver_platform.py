@@ -241,3 +241,59 @@ def test_list_never_crashes_on_a_stored_document_and_prints_no_control_character
         assert not CONTROL.search(r.stdout), (extra, CONTROL.search(r.stdout))
     r = gedge("receiver", "list", "--db", str(db))
     assert f"{len(bad_docs)} incident(s)" in r.stdout and "\\x1b" in r.stdout
+
+
+def test_a_batch_answers_each_document_and_writes_nothing_for_a_foreign_one(store):
+    mine = incident(device="dev-1")
+    assert store.put_incident(mine) == (True, 1)
+    newer = {**mine, "rev": 2, "state": "resolved", "resolved_at": mine["opened_at"]}
+    other = incident(device="dev-2")
+    results = store.put_incidents([newer, {**mine, "device_id": "dev-2", "rev": 9}, mine, other, newer])
+    assert results[0] == (True, 2) and results[2] == (False, 2) and results[3] == (True, 1)
+    assert results[4] == (False, 2)  # the same revision again, in the same transaction
+    assert type(results[1]).__name__ == "ForeignIncident" and results[1].owner == "dev-1"
+    assert store.arrivals() == sorted([{"id": mine["id"], "rev": 1, "count": 2, "conflicts": 0},
+                                       {"id": mine["id"], "rev": 2, "count": 2, "conflicts": 0},
+                                       {"id": other["id"], "rev": 1, "count": 1, "conflicts": 0}],
+                                      key=lambda a: (a["id"], a["rev"]))  # nothing for rev 9
+    held = {r["doc"]["id"]: r["doc"] for r in store.incidents()}
+    assert held == {mine["id"]: newer, other["id"]: other}
+
+
+def test_posts_arriving_together_share_one_transaction(store, monkeypatch):
+    import asyncio
+
+    from edge.platform.group_commit import GroupCommit
+
+    calls = []
+    name = "put_incidents_async" if hasattr(store, "put_incidents_async") else "put_incidents"
+    real = getattr(store, name)
+
+    def counted(*args):
+        calls.append(len(args[-1]))
+        return real(*args)
+
+    monkeypatch.setattr(store, name, counted)
+    commits = GroupCommit(lambda: store)
+    docs = [incident(device="dev-1") for _ in range(6)]
+    bad = incident(device="dev-1", rev=2**70)  # past validation, refused by the database itself
+
+    async def main():
+        return await asyncio.gather(*(commits.put_incident(d) for d in docs[:3]), commits.put_incident(bad),
+                                    *(commits.put_incident(d) for d in docs[3:]), return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert calls[0] == 7  # all seven in one transaction, which the bad one rolled back ...
+    assert calls[1:] == [1] * 7  # ... so each was written again on its own
+    assert results[:3] + results[4:] == [(True, 1)] * 6
+    assert isinstance(results[3], Exception)
+    assert {r["doc"]["id"] for r in store.incidents()} == {d["id"] for d in docs}
+
+
+def test_the_examples_in_the_openapi_description_are_accepted(platform):
+    base, toks, srv = platform
+    spec = requests.get(base + "/openapi.json", timeout=10).json()
+    for path, status in (("/incidents", 201), ("/telemetry", 202), ("/daily", 201)):
+        example = spec["paths"]["/v1" + path]["post"]["requestBody"]["content"]["application/json"]["example"]
+        r = send(base, toks, path, {**example, "device_id": "dev-1"})
+        assert r.status_code == status, (path, r.text)

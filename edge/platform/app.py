@@ -19,11 +19,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from .. import __version__
-from .documents import BadDocument, Daily, Incident, Telemetry, parse_json, reason
+from .documents import EXAMPLES, BadDocument, Daily, Incident, Telemetry, parse_json, reason
+from .group_commit import GroupCommit, call_store
 from .limits import BodyTimeout, BodyTooLarge, json_error
 from .storage import ForeignIncident
 
@@ -44,7 +44,8 @@ _DEVICE_HEADER = [{"name": "X-Device-Id", "in": "header", "required": True,
 def _json_body(model: str) -> dict[str, Any]:
     return {"parameters": _DEVICE_HEADER,
             "requestBody": {"required": True,
-                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}}},
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"},
+                                                             "example": EXAMPLES[model]}}},
             "responses": _REFUSALS}
 
 
@@ -79,14 +80,6 @@ async def _document(request: Request, model) -> dict[str, Any]:
     return doc
 
 
-async def call_store(store, fn, *args):
-    """SQLite answers in well under a millisecond: call it on the loop (a thread hop costs more).
-    A database across a network (PostgreSQL) is called from the thread pool, not to stall the loop."""
-    if getattr(store, "inline", False):
-        return fn(*args)
-    return await run_in_threadpool(fn, *args)
-
-
 async def call_direct(handler, scope, receive, send) -> None:
     """Run one of `app.state.direct_routes` as a plain ASGI request."""
     try:
@@ -107,6 +100,10 @@ def create_app(server) -> FastAPI:
         headers = {"connection": "close"} if exc.status in (408, 413) else None
         return JSONResponse({"error": exc.error}, status_code=exc.status, headers=headers)
 
+    commits = GroupCommit(lambda: server.store)  # concurrent incident posts share a transaction
+    if hasattr(getattr(server, "store", None), "checkpoint_in_background"):
+        server.store.checkpoint_in_background()  # SQLite: not inside a post's commit
+
     @app.get("/v1/health")
     async def health() -> dict:
         return {"ok": True}
@@ -116,7 +113,7 @@ def create_app(server) -> FastAPI:
     async def post_incident(request: Request):
         doc = await _document(request, Incident)
         try:
-            stored, held = await call_store(server.store, server.store.put_incident, doc)
+            stored, held = await commits.put_incident(doc)
         except ForeignIncident:
             return json_error(403, "this incident belongs to another device")
         if not stored:

@@ -190,6 +190,34 @@ class Daily(_Doc):
         return v
 
 
+# one valid document of each kind (those of platform-api.md), published in the OpenAPI description
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "Incident": {
+        "schema": INCIDENT_SCHEMA, "id": "6f1c0a52-0d3e-4a53-9b8e-2f0f6c1d9a10", "rev": 2,
+        "device_id": "hk-jxl-piaoying-03", "type": "bag_outside_bin", "state": "resolved", "severity": "warning",
+        "opened_at": "2026-11-28T19:02:11.412+08:00", "updated_at": "2026-11-28T19:09:40.003+08:00",
+        "resolved_at": "2026-11-28T19:09:40.003+08:00",
+        "site": {"community": "飘鹰居民区", "point_id": "HK-JXL-0317", "address": "示例路 1 号",
+                 "responsible": {"name": "示例物业", "phone": "021-00000000"}},
+        "subject": {"zone": "floor", "bin_id": None, "sensor_id": None},
+        "measurements": {"dwell_s": 449.0, "count": 1, "seen_by": "detector"}, "reminders": 1,
+        "snapshot": {"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "bytes": 48213,
+                     "content_type": "image/jpeg"}},
+    "Telemetry": {
+        "schema": TELEMETRY_SCHEMA, "device_id": "hk-jxl-piaoying-03", "sent_at": "2026-11-28T19:02:12.001+08:00",
+        "readings": {"bin-1": {"fill_pct": 72.5}, "odor-1": {"nh3_ppm": 3.1, "h2s_ppm": 0.02}},
+        "health": {"uptime_s": 86400, "camera": "ok", "sensors": {"bin-1": "ok"}, "outbox_pending": 0,
+                   "dead_letters": 0, "disk_free_mb": 5120, "cpu_temp_c": 51.2}},
+    "Daily": {
+        "schema": DAILY_SCHEMA, "device_id": "hk-jxl-piaoying-03", "date": "2026-11-28",
+        "bins": {"bin-1": {"waste_type": "wet", "capacity_l": 240, "added_l": 410.5, "added_kg_est": 246.3,
+                           "emptied": 2, "full_minutes": 35}},
+        "by_waste_type": {"wet": {"added_l": 410.5, "added_kg_est": 246.3}},
+        "incidents": {"bag_outside_bin": {"opened": 5, "resolved": 5, "median_open_s": 380}},
+        "reminders": 7, "coverage": {"fill_data_minutes": 1420, "camera_ok_minutes": 1438}},
+}
+
+
 class BadDocument(ValueError):
     """A body that is not a contract document; str() is the reason sent back (400/422)."""
 

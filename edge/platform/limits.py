@@ -204,6 +204,9 @@ class _QuietDrops(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
 
 
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
+
+
 def api_route(path: str) -> str | None:
     """'/v1/…' wherever it sits under a prefix ('/api/v1/incidents' → '/v1/incidents')."""
     i = path.find("/v1/")
@@ -264,7 +267,11 @@ class ApiGuard:
             if left <= 0:
                 raise BodyTimeout()
             try:
-                message = await asyncio.wait_for(receive(), left)
+                if _timeout is not None:  # a timer, where wait_for would make a task and a loop turn per read
+                    async with _timeout(left):
+                        message = await receive()
+                else:
+                    message = await asyncio.wait_for(receive(), left)
             except asyncio.TimeoutError:
                 raise BodyTimeout() from None
             if message["type"] == "http.request":
