@@ -7,6 +7,7 @@ catalogues of edge/locale), `label()` for the contract's values and the `num` fi
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
@@ -88,3 +89,17 @@ def page_response(request, html: str, lang: str, status: int = 200):
 
 
 __all__ = ["LABELS", "Pages", "labels", "num", "page_response", "pick_language"]
+
+
+MAX_FORM = 4096  # a login form: a name, a password and a return path
+
+
+async def read_form(request) -> dict[str, str] | None:
+    """A posted form's first value per field, or None when the body passes MAX_FORM (answer 413):
+    read in chunks and stopped there, so a huge body costs nothing before the login."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return None
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}

@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 from typing import Iterable
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -28,13 +28,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .. import i18n
 from ..platform.board import SESSION_S, Sessions, UserBook, add_user
-from ..webpage import pick_language
+from ..webpage import pick_language, read_form
 
 PASSWORD_FILE = "console-password"  # beside the config file: /etc/garbage-edge/console-password
 USER = "console"  # the one login the console knows
 SESSION_COOKIE = "gedge_console"
 MIN_PASSWORD = 8
-MAX_FORM = 4096
 # wrong passwords from one address: after this many within the window, that address's logins
 # are refused unchecked until the window has passed (guessing costs hours, a typo costs nothing)
 MAX_FAILURES, FAILURE_WINDOW_S = 10, 300.0
@@ -112,12 +111,9 @@ class Gate:
         return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
 
     async def login(self, request: Request):
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM:
-                return Response(status_code=413)
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = await read_form(request)
+        if form is None:
+            return Response(status_code=413)
         nxt = form.get("next", "/")
         if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
             nxt = "/"

@@ -21,21 +21,19 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from ..webpage import Pages, page_response, pick_language
+from ..webpage import Pages, page_response, pick_language, read_form
 from . import board_view
 from .tokens import write_private
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "gedge_board"
 SESSION_S = 12 * 3600
-MAX_FORM = 4096
 _USER = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.@-]{0,63})\s+scrypt:(?P<n>\d+):(?P<r>\d+):(?P<p>\d+):"
                    r"(?P<salt>[0-9a-f]{32}):(?P<hash>[0-9a-f]{64})$")
 _SCRYPT = (2**14, 8, 1)
@@ -151,12 +149,9 @@ def mount_board(app, server) -> None:
         lang = pick_language(request)
         if server.board_users is None:
             return page(request, render("login.html", lang, error=None, closed=True), lang, 403)
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM:
-                return Response(status_code=413)
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = await read_form(request)
+        if form is None:
+            return Response(status_code=413)
         name, password = form.get("name", ""), form.get("password", "")
         if not await run_in_threadpool(server.board_users.check, name, password):
             return page(request, render("login.html", lang, error=True, closed=False), lang, 401)
