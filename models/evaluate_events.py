@@ -215,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for i, scen in enumerate(scenarios):
         seed = args.seed + i
+        sc = load_scenario(scen)
+        if not sc.actors and not sc.bags:  # sensors only (a whole day): nothing for the camera to judge
+            print(f"skipping {scen.name}: no camera timeline", file=sys.stderr, flush=True)
+            continue
         clip = work / f"{scen.stem}-s{seed}.mp4"
         if args.rerender or not clip.exists() or not truth_path(clip).exists():
             print(f"rendering {clip.name} …", file=sys.stderr, flush=True)
