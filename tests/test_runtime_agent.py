@@ -14,12 +14,12 @@ import pytest
 
 from edge.config.edit import edited_text
 from edge.config.loader import validate_text
-from edge.receiver import ReceiverServer, ReceiverStore
 from edge.runtime.agent import Agent
 from edge.runtime.service import Service
 from edge.sensing.alarms import AlarmEvent
 from edge.uplink.sysinfo import disk_free_mb
 from edge.vision.bag_rules import BagEvent
+from uplink_support import receiver_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,13 +37,8 @@ def _jpeg() -> bytes:
 
 @pytest.fixture
 def receiver(tmp_path):
-    store = ReceiverStore(tmp_path / "receiver.db")
-    server = ReceiverServer("127.0.0.1", 0, store, token="t0k")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server, store
-    server.shutdown()
-    store.close()
+    with receiver_in_thread(tmp_path / "receiver.db") as running:
+        yield running
 
 
 def _config_text(tmp: Path, port: int, **extra) -> str:

@@ -14,10 +14,9 @@ import pytest
 
 from edge.config.edit import edited_text
 from edge.config.loader import validate_text
-from edge.receiver import ReceiverServer, ReceiverStore
 from edge.runtime.agent import Agent
 from edge.stats.series import SeriesStore
-from uplink_support import wait_until
+from uplink_support import receiver_in_thread, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
@@ -38,13 +37,8 @@ class NoDetector:
 
 @pytest.fixture
 def receiver(tmp_path):
-    store = ReceiverStore(tmp_path / "receiver.db")
-    server = ReceiverServer("127.0.0.1", 0, store, token="t0k")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server, store
-    server.shutdown()
-    store.close()
+    with receiver_in_thread(tmp_path / "receiver.db") as running:
+        yield running
 
 
 def test_agent_sends_a_past_day_and_supervises_the_collection(tmp_path, receiver):

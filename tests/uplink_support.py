@@ -1,10 +1,12 @@
 """Helpers for the incident / outbox / uplink / receiver tests: real processes on loopback."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +19,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def receiver_in_thread(db: Path, token: str = "t0k"):
+    """A real receiver on a free loopback port, served from a thread: yields (server, store)."""
+    from edge.receiver import ReceiverServer, ReceiverStore
+
+    store = ReceiverStore(db)
+    server = ReceiverServer("127.0.0.1", 0, store, token=token)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server, store
+    finally:
+        server.shutdown()
+        store.close()
 
 
 def wait_until(pred, timeout: float, step: float = 0.02, what: str = "condition"):
