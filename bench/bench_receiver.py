@@ -372,7 +372,7 @@ def main() -> int:
         print(info["machine"])
         total = args.agents * args.backlog
         for m in med:
-            print(f"{m['store']:<9} {args.agents} agents x {args.backlog} queued: {total} incidents in {m['seconds']} s "
+            print(f"{m['store']:<9} {args.agents} agents x {args.backlog} queued: {total} incidents in {m['seconds']:.2f} s "
                   f"= {m['per_s']:.0f}/s (median of {m['runs']})"
                   + (f", {m['rate_vs_old']:.2f}x the old receiver's rate" if "rate_vs_old" in m else "")
                   + f"; receiver CPU {m['receiver_cpu_ms_per_incident']} ms/incident, {who} "

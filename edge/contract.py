@@ -27,6 +27,11 @@ DEFAULT_SEVERITY = {
     "bin_emptied": "info",
 }
 
+# Identifiers the platform accepts (device, site, zone, bin): a letter or digit, then up to 63
+# of letters, digits and `_.:-`. The box's own config allows a subset of these (no ':'), so
+# everything it sends fits; the server accepts other platforms' ids too.
+PLATFORM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
 # measurements.seen_by of bag_outside_bin: which eye saw the object
 SEEN_BY = ("detector", "static", "both")
 WASTE_TYPES = ("wet", "dry", "recyclable", "hazardous")

@@ -86,5 +86,6 @@ def _polygon(points: list[Point]) -> list[Point]:
 
 Polygon = Annotated[list[Point], AfterValidator(_polygon)]
 
-IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # messages.PATTERN_WORDS says it in words
+# messages.PATTERN_WORDS says it in words; a subset of contract.PLATFORM_ID_PATTERN (what the platform takes)
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]

@@ -13,14 +13,14 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, field_validator, model_validator
 
-from ..contract import (DAILY_SCHEMA, INCIDENT_SCHEMA, INCIDENT_TYPES, ONE_SHOT_TYPES, SEEN_BY, SEVERITIES, STATES,
-                        TELEMETRY_SCHEMA, WASTE_TYPES)
+from ..contract import (DAILY_SCHEMA, INCIDENT_SCHEMA, INCIDENT_TYPES, ONE_SHOT_TYPES, PLATFORM_ID_PATTERN, SEEN_BY,
+                        SEVERITIES, STATES, TELEMETRY_SCHEMA, WASTE_TYPES)
 
 MAX_DEPTH = 32  # nesting deeper than any contract document needs
 MAX_REV = 2**63 - 1  # fits SQLite's and PostgreSQL's BIGINT
 NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"  # no raw control characters reach a terminal or a page
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+Identifier = Annotated[str, Field(pattern=PLATFORM_ID_PATTERN)]
 IncidentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 Text = Annotated[str, Field(max_length=200, pattern=NO_CONTROL)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_CONTROL)]

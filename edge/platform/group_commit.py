@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
 
-PG_WRITERS = 4  # connections writing at once (PostgreSQL waits for its WAL flush per commit)
+PG_WRITERS = 2  # connections writing at once (PostgreSQL waits for its WAL flush per commit); 2 beat 1 and 4 here
 
 
 async def call_store(store, fn, *args):

@@ -16,9 +16,10 @@ import secrets
 import threading
 from pathlib import Path
 
+from ..contract import PLATFORM_ID_PATTERN
 from ..files import atomic_write
 
-_LINE = re.compile(r"^(?P<device>[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})\s+sha256:(?P<hash>[0-9a-f]{64})$")
+_LINE = re.compile(rf"^(?P<device>{PLATFORM_ID_PATTERN[1:-1]})\s+sha256:(?P<hash>[0-9a-f]{{64}})$")
 
 
 class TokenFileError(ValueError):
