@@ -31,6 +31,7 @@ from hw.actuators import Relay, RelayError, open_relay
 from .files import STATE_FILE_MODE, atomic_write
 
 log = logging.getLogger(__name__)
+_NOW = object()  # RelayController._record: the switch happens now
 
 
 @dataclass
@@ -129,11 +130,12 @@ class RelayController:
     def _carry_min_off(self, now_mono: float) -> float:
         """A restart or config reload must not cut the minimum off time short: the last switch
         recorded (by the agent or `gedge relay`) starts the lockout. The relay starts off, so a
-        relay recorded on is off from now. Returns the wall time it is off since."""
+        relay recorded on is off from now. Returns the wall time it is off since, None if it
+        was never switched (recorded so, so that a reload soon after a first start is free)."""
         wall = self._wall()
         last = read_state(self.state_path) if self.state_path is not None else None
-        if last is None:
-            return wall  # never switched: no lockout
+        if last is None or (not last.get("on") and last.get("at", 0) is None):
+            return None  # never switched: no lockout, none after a reload either
         try:
             off_at = wall if last.get("on") else min(wall, float(last["at"]))
         except (KeyError, TypeError, ValueError):
@@ -175,10 +177,11 @@ class RelayController:
     def health(self) -> dict[str, Any]:
         return {"id": self.id, "on": self.policy.is_on, "reason": self.reason, "switches": self.switches}
 
-    def _record(self, reason: str, at: float | None = None) -> None:
+    def _record(self, reason: str, at: Any = _NOW) -> None:
+        """at: the switch's wall time (default now), None: never switched."""
         if self.state_path is not None:
             write_state(self.state_path, {"id": self.id, "on": self.policy.is_on, "reason": reason,
-                                          "at": self._wall() if at is None else at, "by": "agent",
+                                          "at": self._wall() if at is _NOW else at, "by": "agent",
                                           "driver": self.actuator.driver,
                                           "pin": self.actuator.pin})
 

@@ -101,3 +101,29 @@ def test_min_off_time_holds_across_a_restart(tmp_path):
     wall[0] += 1000
     third = make()  # off long ago: no lockout
     assert third.update(0.0, True) is True
+
+
+def test_a_relay_never_switched_is_free_after_a_reload(tmp_path):
+    """Starting is not switching off: a reload (or a restart) seconds after the first start must
+    not hold a relay that never ran, e.g. for a relay test from the console right after a save."""
+    import json
+
+    from edge.actuators import RelayController
+    from edge.config import Config
+    from hw.actuators import SimRelay
+
+    a = Config.model_validate({"actuators": [{"id": "fan-1", "driver": "sim", "min_off_s": 60}]}).actuators[0]
+    state = tmp_path / "fan-1.json"
+    wall, mono = [1_000_000.0], [500.0]
+    make = lambda: RelayController(a, SimRelay(), state, wall=lambda: wall[0], mono=lambda: mono[0])  # noqa: E731
+    make().close()
+    assert json.loads(state.read_text())["at"] is None  # recorded as never switched
+    wall[0] += 5
+    mono[0] += 5
+    again = make()
+    assert not again.policy.locked_off(mono[0])
+    assert again.update(mono[0], True) is True
+    again.update(mono[0] + 1, False)  # a real switch-off from here on counts
+    wall[0] += 2
+    mono[0] += 2
+    assert make().policy.locked_off(mono[0])

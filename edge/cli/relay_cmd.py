@@ -84,7 +84,7 @@ def cmd_on(args) -> int:
         return EXIT_USAGE
     last = read_state(relay_state_dir(cfg) / f"{a.id}.json")
     if last and not last.get("on") and not args.force:
-        left = a.min_off_s - (time.time() - float(last.get("at", 0)))
+        left = a.min_off_s - (time.time() - float(last.get("at") or 0))  # at None: never switched
         if left > 0:
             print(_("gedge relay: {id} was switched off {ago:.0f} s ago; min_off_s is {min_off:g} s: "
                     "wait {left:.0f} s or use --force").format(id=a.id, ago=a.min_off_s - left, min_off=a.min_off_s, left=left),
