@@ -94,6 +94,41 @@ def test_an_object_no_box_names_is_reported_by_the_finder_alone():
     assert pipe.stats.static_updates > 0 and pipe.stats.static_s >= 0
 
 
+class OneSighting(TruthDetector):
+    """The scene's truth, plus a bag box on the object on one detector run only (a chair that
+    the model half takes for a bag once): a sighting that never becomes a confirmed track."""
+
+    def __init__(self, at_s: float):
+        super().__init__()
+        self.at_s, self.now, self.injected_at = at_s, 0.0, None
+
+    def detect(self, frame=None):
+        from edge.vision.detector import Detection
+
+        out = super().detect(frame)
+        if self.now >= self.at_s and self.injected_at is None:
+            self.injected_at = self.now
+            out.append(Detection("garbage_bag", 0.45, tuple(float(v) for v in BOX)))
+        return out
+
+
+def test_one_unconfirmed_bag_sighting_does_not_hide_the_finder_s_object():
+    scene = Scene().add(thing(None, 5, 60, BOX))  # no class: only the finder can report it
+    det = OneSighting(at_s=15.0)  # the finder has found the object by then (down at 5 s)
+    pipe = VisionPipeline(config(), det)
+
+    def frames():
+        for i in range(int(45 * FPS)):
+            img, boxes = scene.render(i / FPS)
+            det.feed(boxes)
+            det.now = i / FPS
+            yield img, i / FPS
+    events = replay(frames(), pipe)
+    assert det.injected_at is not None and det.injected_at < 24, "the sighting must come before the incident"
+    (op,) = opened(events)
+    assert op.seen_by in ("static", "both") and 24.0 <= op.t <= 29.0
+
+
 @pytest.mark.parametrize("mode", ["confirm-only", "off"])
 def test_confirm_only_and_off_never_report_what_no_box_names(mode):
     scene = Scene().add(thing(None, 5, 60, BOX))

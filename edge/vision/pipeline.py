@@ -174,8 +174,10 @@ class VisionPipeline:
             self._eyes.setdefault(obs.track_id, set()).add("both" if hit else "detector")
         if self.static_mode != "enabled":
             return present
-        seen_now = [tr.xyxy for tr in self.tracker.tracks if tr.cls == BAG
-                    and (tr.seen_now or now - self._held_at.get(tr.id, -1e9) < HELD_MEMORY_S)]
+        # a confirmed bag only: one unconfirmed sighting (a chair the detector half takes for a
+        # bag on one run) must not make the finder's object "that bag" for the blob's whole life
+        seen_now = [tr.xyxy for tr in self.tracker.confirmed(BAG)
+                    if tr.seen_now or now - self._held_at.get(tr.id, -1e9) < HELD_MEMORY_S]
         self._not_left &= {b.id for b in blobs}
         for b in blobs:
             if b.id in claimed:
