@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Detector latency: our onnx backend against ultralytics on the same weights and input size.
 
-    python bench/detector_latency.py [--imgsz 320] [--runs 50] [--threads 2]
+    python bench/detector_latency.py [--imgsz 416] [--runs 50] [--threads 2]
 
 Uses models/garbage-yolo.onnx for the onnx backend and models/garbage-yolo.pt (the same
 trained weights before export) for the ultralytics backend, on one simulated room frame.
@@ -25,7 +25,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--onnx", type=Path, default=ROOT / "models" / "garbage-yolo.onnx")
     ap.add_argument("--pt", type=Path, default=ROOT / "models" / "garbage-yolo.pt")
-    ap.add_argument("--imgsz", type=int, nargs="+", default=[320])
+    ap.add_argument("--imgsz", type=int, nargs="+", default=[416])
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", action="store_true")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Float against INT8 ONNX detector latency, side by side in one run.
 
-    python bench/int8_latency.py [--imgsz 320] [--rounds 15] [--runs 10] [--threads 2]
+    python bench/int8_latency.py [--imgsz 416] [--rounds 15] [--runs 10] [--threads 2]
 
 Both files (models/garbage-yolo.onnx and its twin models/garbage-yolo-int8.onnx) are loaded
 once and timed in alternating rounds on one simulated room frame, so a busy machine slows
@@ -26,7 +26,7 @@ from edge.vision.detector import load_detector, onnx_precisions  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "garbage-yolo.onnx", help="either file of the pair")
-    ap.add_argument("--imgsz", type=int, default=320)
+    ap.add_argument("--imgsz", type=int, default=416)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--runs", type=int, default=10, help="timed runs per model per round")
     ap.add_argument("--threads", type=int, default=2)

@@ -13,6 +13,10 @@ sets no training picture and no weight choice ever saw:
    bag-free crops of them): the share with a false bag at the deployed confidence.
 `--full-sim` adds per-class sim mAP (ultralytics' validator). Several `--model`s are compared
 side by side in one run; prints JSON and a markdown table, `--json FILE` keeps the numbers.
+
+`--split val` reads the validation sets instead (`sim_val/`, `real_val/`, `truck_val/`): the
+only figures a choice may be made on (which checkpoint, which input size), so that the
+held-out ones stay unseen until the choice is made.
 """
 from __future__ import annotations
 
@@ -172,6 +176,31 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool) -
     return report
 
 
+def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float) -> dict:
+    """The same garbage_bag figures on the validation sets (for choosing; never reported as held out)."""
+    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "split": "val"}
+    for name in ("sim_val", "real_val", "truck_val"):
+        if (data / name).is_dir():
+            report[name] = bag_figures(pr_sweep(data / name, model, imgsz), conf)
+    return report
+
+
+def validation_table(reports: list[dict]) -> str:
+    head = "| garbage_bag, validation | " + " | ".join(
+        f"{Path(r['model']).name} @{r['imgsz']}" for r in reports) + " |"
+    lines = [head, "| --- |" + " --- |" * len(reports)]
+    for name in ("sim_val", "real_val", "truck_val"):
+        for label, keys in (("AP50", ("ap50",)), ("best recall at P ≥ 0.85", ("best_recall_at_p85", "recall"))):
+            vals = []
+            for r in reports:
+                v = r.get(name)
+                for k in keys:
+                    v = v.get(k) if isinstance(v, dict) else None
+                vals.append("—" if v is None else f"{v:.3f}")
+            lines.append(f"| {name}: {label} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
 def table(reports: list[dict]) -> str:
     """One markdown table, the models side by side (what the model card shows)."""
     def cell(r: dict, *keys, fmt="{:.3f}"):
@@ -193,7 +222,7 @@ def table(reports: list[dict]) -> str:
         ("truck at deployed conf: recall", ("truck_heldout", "at_conf", "recall")),
         ("clean pictures with a false bag", ("clean_heldout", "false_bag_rate")),
     ]
-    head = "| garbage_bag | " + " | ".join(f"{Path(r['model']).name} (conf {r['conf']})" for r in reports) + " |"
+    head = "| garbage_bag | " + " | ".join(f"{Path(r['model']).name} @{r['imgsz']} (conf {r['conf']})" for r in reports) + " |"
     lines = [head, "| --- |" + " --- |" * len(reports)]
     for label, keys in rows:
         lines.append(f"| {label} | " + " | ".join(cell(r, *keys) for r in reports) + " |")
@@ -204,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="held-out metrics of one or more detector files, side by side")
     ap.add_argument("--model", type=Path, action="append", help="ONNX model (repeat to compare; default models/garbage-yolo.onnx)")
     ap.add_argument("--data", type=Path, default=Path("data/garbage"), help="dataset folder from build_dataset.py")
-    ap.add_argument("--imgsz", type=int, default=320)
+    ap.add_argument("--imgsz", type=int, action="append",
+                    help="input size, one per --model or one for all (default 416, the shipped model's); repeat a --model to compare sizes")
+    ap.add_argument("--split", choices=("heldout", "val"), default="heldout",
+                    help="val: the validation sets, for choosing a checkpoint or size (default: held-out sets)")
     ap.add_argument("--conf", type=float, action="append",
                     help="deployed confidence threshold (vision.conf), one per --model or one for all (default 0.4)")
     ap.add_argument("--full-sim", action="store_true", help="also per-class sim mAP with ultralytics' validator")
@@ -215,9 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     if len(confs) not in (1, len(models)):
         ap.error("give one --conf, or one per --model")
     confs = confs * len(models) if len(confs) == 1 else confs
-    reports = [evaluate(m, args.data, args.imgsz, c, args.full_sim) for m, c in zip(models, confs)]
+    sizes = args.imgsz or [416]
+    if len(sizes) not in (1, len(models)):
+        ap.error("give one --imgsz, or one per --model")
+    sizes = sizes * len(models) if len(sizes) == 1 else sizes
+    if args.split == "val":
+        reports = [evaluate_validation(m, args.data, z, c) for m, z, c in zip(models, sizes, confs)]
+    else:
+        reports = [evaluate(m, args.data, z, c, args.full_sim) for m, z, c in zip(models, sizes, confs)]
     print(json.dumps(reports, indent=2))
-    print(table(reports))
+    print(validation_table(reports) if args.split == "val" else table(reports))
     if args.json:
         args.json.write_text(json.dumps(reports, indent=2) + "\n")
     return 0

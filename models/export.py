@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="export detector weights to ONNX (and NCNN)")
     ap.add_argument("weights", type=Path, help="trained .pt (best.pt or last.pt)")
     ap.add_argument("--out", type=Path, default=Path("models/garbage-yolo.onnx"))
-    ap.add_argument("--imgsz", type=int, default=320)
+    ap.add_argument("--imgsz", type=int, default=416, help="the size it was trained at (the shipped model: 416)")
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--static", action="store_true", help="fixed input size instead of dynamic")
     ap.add_argument("--ncnn", action="store_true", help="also export an NCNN folder beside --out")

@@ -32,7 +32,7 @@ CASES = [
     ("duplicate sensor ids", "  - id: odor-1", "  - id: bin-1-level", "sensors[1].id", "- id: bin-1-level\n    kind: odor"),
     ("sensor above an unknown bin", "    bin: bin-1 ", "    bin: bin-9 ", "sensors[0].bin", "bin: bin-9"),
     ("unknown time zone", "timezone: Asia/Shanghai", "timezone: Mars/Olympus", "device.timezone", "timezone: Mars"),
-    ("imgsz not a multiple of 32", "imgsz: 320", "imgsz: 300", "vision.imgsz", "imgsz: 300"),
+    ("imgsz not a multiple of 32", "imgsz: 416", "imgsz: 300", "vision.imgsz", "imgsz: 300"),
     ("full distance beyond empty", "full_mm: 250", "full_mm: 1500", "sensors[0]", "- id: bin-1-level"),
     ("serial driver without port", "    driver: sim                   # a02yy", "    driver: a02yy                 # a02yy",
      "sensors[0]", "- id: bin-1-level"),
@@ -111,7 +111,7 @@ def test_yaml_syntax_error_says_line_and_column(tmp_path, default_config_text, c
 
 
 def test_several_problems_give_one_line_each(tmp_path, default_config_text):
-    text = _mutate(_mutate(default_config_text, "  fps: 10 ", "  fps: -1 "), "imgsz: 320", "imgsz: 33")
+    text = _mutate(_mutate(default_config_text, "  fps: 10 ", "  fps: -1 "), "imgsz: 416", "imgsz: 33")
     path = tmp_path / "c.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as info:

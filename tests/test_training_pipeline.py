@@ -86,6 +86,12 @@ def test_int8_twin_from_a_toy_model(tmp_path):
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
     # the head's decoding stays float: no quantize node feeds the DFL
     assert not any(n.op_type == "QuantizeLinear" and "/dfl/" in n.name for n in graph.node)
+    # default weights are int8 in a 7-bit range: AVX2's u8 x s8 kernel cannot saturate on them
+    from onnx import numpy_helper
+
+    weights = [numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx_lib.TensorProto.INT8 and t.dims]
+    assert weights and max(int(abs(w.astype(int)).max()) for w in weights) <= 64
+    assert "int8-7bit" in {p.key: p.value for p in onnx_lib.load(str(int8)).metadata_props}["quantization"]
     sys.path.insert(0, str(ROOT))
     import cv2
     from edge.vision.detector import load_detector, onnx_precisions
@@ -99,6 +105,16 @@ def test_int8_twin_from_a_toy_model(tmp_path):
     assert a.shape == b.shape
     # box coordinates are in input pixels (0..64): 8-bit activations keep them within a few pixels
     assert float(abs(a[0, :4] - b[0, :4]).mean()) < 4.0
+
+    # the choice between files and sizes is made on the validation sets: evaluate.py --split val
+    import json
+
+    report = tmp_path / "val.json"
+    script("evaluate.py", "--split", "val", "--data", str(out), "--model", str(onnx), "--model", str(int8),
+           "--imgsz", "64", "--imgsz", "96", "--json", str(report))
+    rows = json.loads(report.read_text())
+    assert [(Path(r["model"]).name, r["imgsz"], r["split"]) for r in rows] == [("toy.onnx", 64, "val"), ("toy-int8.onnx", 96, "val")]
+    assert all("sim_val" in r and 0.0 <= r["sim_val"]["ap50"] <= 1.0 and "sim_heldout" not in r for r in rows)
 
 
 def test_the_frozen_backbone_learns_again_after_its_epochs():

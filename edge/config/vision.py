@@ -64,7 +64,7 @@ class Static(Section):
 class Vision(Section):
     backend: Literal["onnx", "ultralytics"] = "onnx"
     model: str = "models/garbage-yolo.onnx"
-    imgsz: int = Field(320, ge=64, le=1280)
+    imgsz: int = Field(416, ge=64, le=1280)  # the shipped model is trained at 416
     conf: float = Field(0.4, gt=0, lt=1)
     iou: float = Field(0.5, gt=0, lt=1)
     threads: int = Field(2, ge=1, le=16)
