@@ -127,7 +127,7 @@ class RelayController:
         self._wall = wall
         self._record("start", self._carry_min_off(mono()))
 
-    def _carry_min_off(self, now_mono: float) -> float:
+    def _carry_min_off(self, now_mono: float) -> float | None:
         """A restart or config reload must not cut the minimum off time short: the last switch
         recorded (by the agent or `gedge relay`) starts the lockout. The relay starts off, so a
         relay recorded on is off from now. Returns the wall time it is off since, None if it

@@ -106,7 +106,7 @@ class ReceiverServer:
 
 
 def _event_loop_factory():
-    """uvloop where installed (the `receiver` extra): its loop in C costs a fraction of asyncio's
+    """uvloop where installed (it comes with the package): its loop in C costs a fraction of asyncio's
     per request; asyncio's own loop otherwise."""
     try:
         import uvloop

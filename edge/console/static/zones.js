@@ -269,7 +269,8 @@
         const z = await api("/api/zones");
         if (z.ok && sameZones(z.data.active, zones)) {
           active = z.data.active;
-          await loadFrame();
+          // the agent just reloaded: its camera may not have a picture for a moment
+          while (!(await loadFrame()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 500));
           render();
           clear(message, el("p", {class: "ok", id: "active-now"}, t("saved_active")));
           return;
