@@ -185,29 +185,25 @@ def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float) -> dic
     return report
 
 
+def _cell(r: dict, *keys, fmt="{:.3f}") -> str:
+    """A nested figure of one report, or a dash where that set was not there."""
+    for k in keys:
+        r = r.get(k) if isinstance(r, dict) else None
+    return "—" if r is None else fmt.format(r)
+
+
 def validation_table(reports: list[dict]) -> str:
     head = "| garbage_bag, validation | " + " | ".join(
         f"{Path(r['model']).name} @{r['imgsz']}" for r in reports) + " |"
     lines = [head, "| --- |" + " --- |" * len(reports)]
     for name in ("sim_val", "real_val", "truck_val"):
         for label, keys in (("AP50", ("ap50",)), ("best recall at P ≥ 0.85", ("best_recall_at_p85", "recall"))):
-            vals = []
-            for r in reports:
-                v = r.get(name)
-                for k in keys:
-                    v = v.get(k) if isinstance(v, dict) else None
-                vals.append("—" if v is None else f"{v:.3f}")
-            lines.append(f"| {name}: {label} | " + " | ".join(vals) + " |")
+            lines.append(f"| {name}: {label} | " + " | ".join(_cell(r, name, *keys) for r in reports) + " |")
     return "\n".join(lines)
 
 
 def table(reports: list[dict]) -> str:
     """One markdown table, the models side by side (what the model card shows)."""
-    def cell(r: dict, *keys, fmt="{:.3f}"):
-        for k in keys:
-            r = r.get(k) if isinstance(r, dict) else None
-        return "—" if r is None else fmt.format(r)
-
     rows = [
         ("sim held-out: garbage_bag AP50", ("sim_heldout", "ap50")),
         ("real held-out (all): AP50", ("real_heldout", "all", "ap50")),
@@ -225,7 +221,7 @@ def table(reports: list[dict]) -> str:
     head = "| garbage_bag | " + " | ".join(f"{Path(r['model']).name} @{r['imgsz']} (conf {r['conf']})" for r in reports) + " |"
     lines = [head, "| --- |" + " --- |" * len(reports)]
     for label, keys in rows:
-        lines.append(f"| {label} | " + " | ".join(cell(r, *keys) for r in reports) + " |")
+        lines.append(f"| {label} | " + " | ".join(_cell(r, *keys) for r in reports) + " |")
     return "\n".join(lines)
 
 
@@ -243,14 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers to this file")
     args = ap.parse_args(argv)
     models = args.model or [Path("models/garbage-yolo.onnx")]
-    confs = args.conf or [0.4]
-    if len(confs) not in (1, len(models)):
-        ap.error("give one --conf, or one per --model")
-    confs = confs * len(models) if len(confs) == 1 else confs
-    sizes = args.imgsz or [416]
-    if len(sizes) not in (1, len(models)):
-        ap.error("give one --imgsz, or one per --model")
-    sizes = sizes * len(models) if len(sizes) == 1 else sizes
+    def per_model(values: list | None, default, flag: str) -> list:
+        values = values or [default]
+        if len(values) not in (1, len(models)):
+            ap.error(f"give one {flag}, or one per --model")
+        return values * len(models) if len(values) == 1 else values
+
+    confs = per_model(args.conf, 0.4, "--conf")
+    sizes = per_model(args.imgsz, 416, "--imgsz")
     if args.split == "val":
         reports = [evaluate_validation(m, args.data, z, c) for m, z, c in zip(models, sizes, confs)]
     else:
