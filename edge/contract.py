@@ -30,7 +30,8 @@ DEFAULT_SEVERITY = {
 # Identifiers the platform accepts (device, site, zone, bin): a letter or digit, then up to 63
 # of letters, digits and `_.:-`. The box's own config allows a subset of these (no ':'), so
 # everything it sends fits; the server accepts other platforms' ids too.
-PLATFORM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+PLATFORM_ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"  # to embed in a larger pattern
+PLATFORM_ID_PATTERN = rf"^{PLATFORM_ID}$"
 
 # measurements.seen_by of bag_outside_bin: which eye saw the object
 SEEN_BY = ("detector", "static", "both")

@@ -16,10 +16,10 @@ import secrets
 import threading
 from pathlib import Path
 
-from ..contract import PLATFORM_ID_PATTERN
+from ..contract import PLATFORM_ID
 from ..files import atomic_write
 
-_LINE = re.compile(rf"^(?P<device>{PLATFORM_ID_PATTERN[1:-1]})\s+sha256:(?P<hash>[0-9a-f]{{64}})$")
+_LINE = re.compile(rf"^(?P<device>{PLATFORM_ID})\s+sha256:(?P<hash>[0-9a-f]{{64}})$")
 
 
 class TokenFileError(ValueError):
