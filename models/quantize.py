@@ -8,7 +8,9 @@ build_dataset.py — real photos, truck frames and simulated rooms — and prepa
 onnx backend prepares a frame (letterbox, RGB, 0..1), so the ranges are those seen in use. No
 held-out picture is ever used.
 
-Quantized: every Conv's weights (int8, per output channel) and activations (uint8), as QDQ.
+Quantized, as QDQ: every Conv's weights (int8, per output channel) and the activations (uint8)
+of every op with an int8 kernel (the SiLUs, residual adds, concats, pooling, upsampling), so a
+tensor stays int8 from one conv to the next (`--ops conv` quantizes the convs alone).
 Weights are int8 with 7-bit range by default (`--weights int8-7bit`). x86 CPUs with AVX2 but
 without VNNI multiply uint8 activations by int8 weights with an instruction that saturates its
 16-bit sums (onnxruntime's quantization guide says so), and on this model full-range int8
@@ -75,10 +77,16 @@ def float_nodes(model_path: Path, whole_head: bool) -> list[str]:
 
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 WEIGHTS = ("int8-7bit", "int8", "uint8")
+# which ops run in int8. "conv" leaves the SiLU activations (Sigmoid, Mul), the residual Adds,
+# the Concats, pooling and upsampling in float, so every conv's output is dequantized and the
+# next conv's input quantized again: that conversion took a third of the INT8 model's time.
+# "all" keeps the tensors in int8 from one conv to the next.
+OPS = {"conv": ("Conv",), "all": ("Conv", "Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize")}
+CALIB_SLICE = 20  # calibration pictures run at a time
 
 
 def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, method: str = "percentile",
-             float_head: bool = False, weights: str = "int8-7bit") -> int:
+             float_head: bool = False, weights: str = "int8-7bit", ops: str = "all") -> int:
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -86,10 +94,21 @@ def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, meth
     blobs = [b for b in (prepared(p, imgsz) for p in pictures) if b is not None]
     if not blobs:
         raise SystemExit("quantize: no readable calibration picture")
+    slice_ = min(CALIB_SLICE, len(blobs))
+    blobs = blobs[:len(blobs) - len(blobs) % slice_]  # onnxruntime wants whole slices
 
     class Reader(CalibrationDataReader):
+        """onnxruntime reads it a slice at a time (CalibStridedMinMax, which serves every method):
+        the histograms are merged per slice, so memory holds one slice's activations, not all."""
+
         def __init__(self) -> None:
-            self.items = iter(blobs)
+            self.set_range(0, len(blobs))
+
+        def __len__(self) -> int:
+            return len(blobs)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self.items = iter(blobs[start_index:end_index])
 
         def get_next(self):
             blob = next(self.items, None)
@@ -100,23 +119,24 @@ def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, meth
         quant_pre_process(str(model), str(pre), skip_symbolic_shape=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, op_types_to_quantize=["Conv"],
+                        activation_type=QuantType.QUInt8, op_types_to_quantize=list(OPS[ops]),
                         weight_type=QuantType.QUInt8 if weights == "uint8" else QuantType.QInt8,
                         reduce_range=weights == "int8-7bit",
                         nodes_to_exclude=float_nodes(pre, float_head), calibrate_method=getattr(CalibrationMethod, METHODS[method]),
-                        extra_options={"CalibPercentile": 99.99} if method == "percentile" else {})
-    _copy_metadata(model, out, weights)
+                        extra_options={"CalibStridedMinMax": slice_,
+                                       **({"CalibPercentile": 99.99} if method == "percentile" else {})})
+    _copy_metadata(model, out, weights, ops)
     return len(blobs)
 
 
-def _copy_metadata(src: Path, dst: Path, weights: str) -> None:
+def _copy_metadata(src: Path, dst: Path, weights: str, ops: str) -> None:
     """Keep ultralytics' metadata (class names, stride, task): the onnx backend reads it."""
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
     q = onnx.load(str(dst))
     del q.metadata_props[:]
-    for k, v in {**meta, "quantization": f"static (onnxruntime QDQ, uint8 activations, per-channel {weights} conv weights)"}.items():
+    for k, v in {**meta, "quantization": f"static (onnxruntime QDQ, {ops} ops, uint8 activations, per-channel {weights} conv weights)"}.items():
         q.metadata_props.add(key=k, value=v)
     onnx.save(q, str(dst))
 
@@ -126,23 +146,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model", type=Path, help="float ONNX model (models/export.py)")
     ap.add_argument("--calib", type=Path, required=True, help="dataset folder from build_dataset.py (its training pictures calibrate)")
     ap.add_argument("--out", type=Path, default=None, help="output (default: MODEL-int8.onnx beside the model)")
-    ap.add_argument("--count", type=int, default=None,
-                    help="calibration pictures (default 240 at imgsz 320, fewer at larger sizes: the histogram "
-                         "calibration holds every activation of every picture in memory, about 20 GB for 240 at 416)")
+    ap.add_argument("--count", type=int, default=240,
+                    help=f"calibration pictures (default 240; run {CALIB_SLICE} at a time, so memory does not grow with it)")
     ap.add_argument("--imgsz", type=int, default=416, help="the input size the model runs at (the shipped model: 416)")
     ap.add_argument("--method", choices=sorted(METHODS), default="percentile",
                     help="activation range: percentile (default: ignores the rarest 0.01 %%), minmax or entropy")
     ap.add_argument("--weights", choices=WEIGHTS, default="int8-7bit",
                     help="conv weights: int8-7bit (default: no saturation on AVX2 CPUs), int8 (full range, "
                          "for ARM boards) or uint8")
+    ap.add_argument("--ops", choices=sorted(OPS), default="all",
+                    help="all (default): every op with an int8 kernel, so tensors stay int8 between convs; conv: the convs only")
     ap.add_argument("--float-head", action="store_true", help="keep the detection head's convs in float too")
     args = ap.parse_args(argv)
     if not args.model.is_file():
         print(f"quantize: model not found: {args.model}", file=sys.stderr)
         return 2
     out = args.out or args.model.with_name(args.model.stem + "-int8.onnx")
-    count = args.count or max(16, round(240 * (320 / args.imgsz) ** 2))
-    n = quantize(args.model, out, args.calib, count, args.imgsz, args.method, args.float_head, args.weights)
+    n = quantize(args.model, out, args.calib, args.count, args.imgsz, args.method, args.float_head, args.weights, args.ops)
     print(f"INT8: {out} ({out.stat().st_size / 1e6:.1f} MB), calibrated on {n} training pictures")
     return 0
 

@@ -84,6 +84,9 @@ def test_int8_twin_from_a_toy_model(tmp_path):
     graph = onnx_lib.load(str(int8)).graph
     ops = {n.op_type for n in graph.node}
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    # tensors stay int8 between convs (--ops all): the SiLUs' Sigmoid and Mul outputs are quantized
+    producers = {out: n.op_type for n in graph.node for out in n.output}
+    assert {"Sigmoid", "Mul"} <= {producers.get(n.input[0]) for n in graph.node if n.op_type == "QuantizeLinear"}
     # the head's decoding stays float: no quantize node feeds the DFL
     assert not any(n.op_type == "QuantizeLinear" and "/dfl/" in n.name for n in graph.node)
     # default weights are int8 in a 7-bit range: AVX2's u8 x s8 kernel cannot saturate on them
