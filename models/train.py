@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="AdamW's starting learning rate (default: ultralytics picks optimizer and rate); a later "
                          "stage from trained weights wants a lower one than a fresh start")
     ap.add_argument("--lrf", type=float, default=0.01, help="final learning rate as a fraction of the first")
+    ap.add_argument("--mosaic", type=float, default=1.0,
+                    help="mosaic probability; 0 for a closing stage on whole pictures, as the product sees them "
+                         "(ultralytics closes it by itself only when the epoch count is fixed from the start)")
     ap.add_argument("--project", default="runs/garbage")
     ap.add_argument("--name", default="train")
     ap.add_argument("--resume", default=None, metavar="LAST_PT", help="continue from this last.pt")
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         # a path makes ultralytics copy those weights into the model; False trains from scratch
         pretrained=args.weights or False, amp=False, plots=False, patience=1000, cache="ram",
         # augmentations: the real photos are few, so lean on them
-        mosaic=1.0, close_mosaic=3, hsv_h=0.02, hsv_s=0.6, hsv_v=0.45, fliplr=0.5, flipud=0.0,
+        mosaic=args.mosaic, close_mosaic=3, hsv_h=0.02, hsv_s=0.6, hsv_v=0.45, fliplr=0.5, flipud=0.0,
         degrees=5.0, translate=0.1, scale=0.5, shear=2.0, perspective=0.0005, mixup=0.05,
         warmup_epochs=0 if args.weights and not args.from_coco else 2, cos_lr=False,
         **({"optimizer": "AdamW", "lr0": args.lr0} if args.lr0 else {"lr0": 0.01}), lrf=args.lrf,
