@@ -176,10 +176,13 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool) -
     return report
 
 
+VAL_SETS = ("sim_val", "real_val", "truck_val")
+
+
 def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float) -> dict:
     """The same garbage_bag figures on the validation sets (for choosing; never reported as held out)."""
     report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "split": "val"}
-    for name in ("sim_val", "real_val", "truck_val"):
+    for name in VAL_SETS:
         if (data / name).is_dir():
             report[name] = bag_figures(pr_sweep(data / name, model, imgsz), conf)
     return report
@@ -192,14 +195,17 @@ def _cell(r: dict, *keys, fmt="{:.3f}") -> str:
     return "—" if r is None else fmt.format(r)
 
 
-def validation_table(reports: list[dict]) -> str:
-    head = "| garbage_bag, validation | " + " | ".join(
-        f"{Path(r['model']).name} @{r['imgsz']}" for r in reports) + " |"
-    lines = [head, "| --- |" + " --- |" * len(reports)]
-    for name in ("sim_val", "real_val", "truck_val"):
-        for label, keys in (("AP50", ("ap50",)), ("best recall at P ≥ 0.85", ("best_recall_at_p85", "recall"))):
-            lines.append(f"| {name}: {label} | " + " | ".join(_cell(r, name, *keys) for r in reports) + " |")
+def _markdown(title: str, column, rows: list[tuple[str, tuple]], reports: list[dict]) -> str:
+    """Models side by side: a column per report (headed by column(report)), a row per (label, keys)."""
+    lines = [f"| {title} | " + " | ".join(column(r) for r in reports) + " |", "| --- |" + " --- |" * len(reports)]
+    lines += [f"| {label} | " + " | ".join(_cell(r, *keys) for r in reports) + " |" for label, keys in rows]
     return "\n".join(lines)
+
+
+def validation_table(reports: list[dict]) -> str:
+    rows = [(f"{name}: {label}", (name, *keys)) for name in VAL_SETS
+            for label, keys in (("AP50", ("ap50",)), ("best recall at P ≥ 0.85", ("best_recall_at_p85", "recall")))]
+    return _markdown("garbage_bag, validation", lambda r: f"{Path(r['model']).name} @{r['imgsz']}", rows, reports)
 
 
 def table(reports: list[dict]) -> str:
@@ -218,11 +224,7 @@ def table(reports: list[dict]) -> str:
         ("truck at deployed conf: recall", ("truck_heldout", "at_conf", "recall")),
         ("clean pictures with a false bag", ("clean_heldout", "false_bag_rate")),
     ]
-    head = "| garbage_bag | " + " | ".join(f"{Path(r['model']).name} @{r['imgsz']} (conf {r['conf']})" for r in reports) + " |"
-    lines = [head, "| --- |" + " --- |" * len(reports)]
-    for label, keys in rows:
-        lines.append(f"| {label} | " + " | ".join(_cell(r, *keys) for r in reports) + " |")
-    return "\n".join(lines)
+    return _markdown("garbage_bag", lambda r: f"{Path(r['model']).name} @{r['imgsz']} (conf {r['conf']})", rows, reports)
 
 
 def main(argv: list[str] | None = None) -> int:
