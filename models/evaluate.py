@@ -53,23 +53,20 @@ def read_labels(label: Path, w: int, h: int, cls: int = 0) -> list[tuple[float, 
     return out
 
 
-def pr_sweep(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, only=None) -> dict:
-    """Precision/recall of garbage_bag at IoU 0.5 for every confidence threshold."""
+def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05) -> list[dict]:
+    """Per picture of folder: its garbage_bag count and each detected bag as (confidence, matched a
+    label at IoU 0.5), the most confident matched first. One inference per picture, so several
+    subsets of a folder are scored from one pass."""
     det = load_detector("onnx", model, imgsz=imgsz, conf=conf_floor, iou=0.5, threads=2)
-    scored: list[tuple[float, bool]] = []
-    n_gt = 0
-    n_img = 0
+    pictures = []
     for img_path in sorted((folder / "images").iterdir()):
-        if only and not only(img_path.name):
-            continue
         img = cv2.imread(str(img_path))
         if img is None:
             continue
-        n_img += 1
         h, w = img.shape[:2]
         gts = read_labels(folder / "labels" / (img_path.stem + ".txt"), w, h)
-        n_gt += len(gts)
         used = [False] * len(gts)
+        scored = []
         for d in sorted((d for d in det.detect(img) if d.cls == "garbage_bag"), key=lambda d: -d.conf):
             best, bi = 0.0, -1
             for i, g in enumerate(gts):
@@ -79,16 +76,20 @@ def pr_sweep(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, on
                         best, bi = v, i
             if best >= 0.5:
                 used[bi] = True
-                scored.append((d.conf, True))
-            else:
-                scored.append((d.conf, False))
-    scored.sort(key=lambda s: -s[0])
+            scored.append((d.conf, best >= 0.5))
+        pictures.append({"name": img_path.name, "gt": len(gts), "scored": scored})
+    return pictures
+
+
+def pr_curve(pictures: list[dict]) -> dict:
+    """Precision/recall of garbage_bag for every confidence threshold, and AP50 (all-point interpolation)."""
+    scored = sorted((s for p in pictures for s in p["scored"]), key=lambda s: -s[0])
+    n_gt = sum(p["gt"] for p in pictures)
     tp = np.cumsum([s[1] for s in scored]) if scored else np.zeros(0)
     fp = np.cumsum([not s[1] for s in scored]) if scored else np.zeros(0)
     confs = np.array([s[0] for s in scored])
     prec = tp / np.maximum(tp + fp, 1)
     rec = tp / max(n_gt, 1)
-    # AP50 (all-point interpolation)
     ap = 0.0
     if len(rec):
         mrec = np.concatenate([[0.0], rec, [1.0]])
@@ -96,7 +97,11 @@ def pr_sweep(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, on
         mpre = np.maximum.accumulate(mpre[::-1])[::-1]
         idx = np.where(mrec[1:] != mrec[:-1])[0]
         ap = float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
-    return {"images": n_img, "gt": n_gt, "confs": confs, "prec": prec, "rec": rec, "ap50": ap}
+    return {"images": len(pictures), "gt": n_gt, "confs": confs, "prec": prec, "rec": rec, "ap50": ap}
+
+
+def pr_sweep(folder: Path, model: Path, imgsz: int) -> dict:
+    return pr_curve(matched_detections(folder, model, imgsz))
 
 
 def at_conf(sweep: dict, conf: float) -> dict:
@@ -165,10 +170,11 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool) -
                    "valid_test_photos": lambda n: n[len("real_"):].split(".rf.")[0] not in from_train,
                    "train_split_sources": lambda n: n[len("real_"):].split(".rf.")[0] in from_train}
         report["real_heldout"] = {}
+        pictures = matched_detections(real, model, imgsz)
         for name, only in subsets.items():
-            sw = pr_sweep(real, model, imgsz, only=only)
-            if sw["images"]:
-                report["real_heldout"][name] = bag_figures(sw, conf)
+            chosen = [p for p in pictures if only is None or only(p["name"])]
+            if chosen:
+                report["real_heldout"][name] = bag_figures(pr_curve(chosen), conf)
     if (data / "truck_test").is_dir():
         report["truck_heldout"] = bag_figures(pr_sweep(data / "truck_test", model, imgsz), conf)
     if (data / "clean_test").is_dir():
