@@ -21,6 +21,8 @@ def register(sub, common) -> None:
     p.add_argument("--imgsz", default="256,320,416", help=_("comma-separated input sizes (default 256,320,416)"))
     p.add_argument("--backends", default=None, help=_("comma-separated backends (default: every available one)"))
     p.add_argument("--runs", type=int, default=20, help=_("timed runs per setting (default 20)"))
+    p.add_argument("--rounds", type=int, default=5,
+                   help=_("the runs are split into this many rounds, taking turns between the settings of one input size (default 5)"))
     p.add_argument("--threads", type=int, default=None, help=_("inference threads (default: vision.threads)"))
     p.add_argument("--json", action="store_true", help=_("one JSON object per setting, then the recommendation"))
     p.set_defaults(func=_bench)
@@ -28,17 +30,43 @@ def register(sub, common) -> None:
 
 def time_detector(det, frame, runs: int, warmup: int = 3) -> dict:
     """Median / p90 latency in ms of det.detect(frame) (after warm-up runs)."""
-    for _i in range(warmup):
-        det.detect(frame)
-    times = []
-    for _i in range(max(1, runs)):
-        t0 = time.perf_counter()
-        det.detect(frame)
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    med = statistics.median(times)
-    return {"ms_median": round(med, 2), "ms_p90": round(times[min(len(times) - 1, int(0.9 * len(times)))], 2),
-            "fps": round(1000 / med, 1) if med > 0 else None}
+    return time_side_by_side([det], frame, runs, rounds=1, warmup=warmup)[0]
+
+
+def time_side_by_side(dets: list, frame, runs: int, rounds: int = 5, warmup: int = 2, clock=time.perf_counter) -> list[dict]:
+    """Latency of several detectors taking turns: `rounds` rounds, in each of which every detector
+    runs its share of `runs` in a row. A busy spell of the machine then falls on all of them,
+    where timing one after the other would charge it to whichever ran then. Per detector: median
+    and p90 over all runs, and each round's median (for ratios between detectors, round by round)."""
+    rounds = max(1, min(rounds, runs))
+    per_round = -(-max(1, runs) // rounds)
+    for det in dets:
+        for _i in range(warmup):
+            det.detect(frame)
+    samples: list[list[float]] = [[] for _ in dets]
+    round_ms: list[list[float]] = [[] for _ in dets]
+    for _r in range(rounds):
+        for i, det in enumerate(dets):
+            times = []
+            for _k in range(per_round):
+                t0 = clock()
+                det.detect(frame)
+                times.append((clock() - t0) * 1000)
+            samples[i].extend(times)
+            round_ms[i].append(round(statistics.median(times), 2))
+    out = []
+    for times, medians in zip(samples, round_ms):
+        times.sort()
+        med = statistics.median(times)
+        out.append({"ms_median": round(med, 2), "ms_p90": round(times[min(len(times) - 1, int(0.9 * len(times)))], 2),
+                    "fps": round(1000 / med, 1) if med > 0 else None, "round_ms": medians})
+    return out
+
+
+def speedup(base: dict, other: dict) -> float | None:
+    """How many times faster `other` ran than `base`: the median of their per-round ratios."""
+    ratios = [b / o for b, o in zip(base["round_ms"], other["round_ms"]) if o > 0]
+    return round(statistics.median(ratios), 2) if ratios else None
 
 
 def bench_frame():
@@ -75,27 +103,40 @@ def _bench(args) -> int:
     frame = bench_frame()
     rows = []
     model_errors = 0
+    failed: list = []  # settings whose model would not load: reported once, not per size
     # the onnx backend runs the float file and its INT8 twin, side by side in one run
     settings = [(b, p) for b in backends for p in ([q for q in (float_model, int8_model) if q.is_file()] or [model]
                                                    if b == "onnx" else [pt])]
-    for backend, path in settings:
-        for size in sizes:
+    for size in sizes:
+        loaded = []  # the settings of one size take turns; one size at a time keeps memory small
+        for backend, path in settings:
+            if (backend, path) in failed:
+                continue
             try:
                 det = load_detector(backend, path, size, v.conf, v.iou, threads)
             except ModelError as e:
                 print(_("gedge bench: {backend}: {reason}").format(backend=backend, reason=e), file=sys.stderr)
                 model_errors += 1
-                break
-            if det.imgsz != size:  # a fixed-size model cannot run other sizes
+                failed.append((backend, path))
                 continue
-            row = {"backend": backend, "model": str(path), "imgsz": size, "threads": threads,
-                   **time_detector(det, frame, args.runs)}
+            if det.imgsz == size:  # a fixed-size model cannot run other sizes
+                loaded.append((backend, path, det))
+        timed = time_side_by_side([d for _b, _p, d in loaded], frame, args.runs, args.rounds)
+        by_path = {}
+        for (backend, path, _det), t in zip(loaded, timed):
+            row = {"backend": backend, "model": str(path), "imgsz": size, "threads": threads, **t}
+            by_path[(backend, path)] = row
+            if backend == "onnx" and path == int8_model and ("onnx", float_model) in by_path:
+                row["speedup_vs_float"] = speedup(by_path[("onnx", float_model)], row)
             rows.append(row)
             if args.json:
                 print(json.dumps(row), flush=True)
             else:
                 print(f"{backend:12s} imgsz {size:4d}  median {row['ms_median']:7.1f} ms  p90 {row['ms_p90']:7.1f} ms  "
                       f"{row['fps']:6.1f} fps   ({path.name})", flush=True)
+                if "speedup_vs_float" in row:
+                    print("  " + _("INT8 against float at imgsz {imgsz}: {ratio:.2f}x as fast (median of {rounds} rounds taking turns)").format(
+                        imgsz=size, ratio=row["speedup_vs_float"], rounds=len(row["round_ms"])), flush=True)
     if not rows:
         print(_("gedge bench: no backend could be measured"), file=sys.stderr)
         # a missing or wrong model file is the caller's to fix, as in detect and replay
