@@ -134,7 +134,7 @@ def _bench(args) -> int:
             else:
                 print(f"{backend:12s} imgsz {size:4d}  median {row['ms_median']:7.1f} ms  p90 {row['ms_p90']:7.1f} ms  "
                       f"{row['fps']:6.1f} fps   ({path.name})", flush=True)
-                if "speedup_vs_float" in row:
+                if row.get("speedup_vs_float"):
                     print("  " + _("INT8 against float at imgsz {imgsz}: {ratio:.2f}x as fast (median of {rounds} rounds taking turns)").format(
                         imgsz=size, ratio=row["speedup_vs_float"], rounds=len(row["round_ms"])), flush=True)
     if not rows:
