@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge.cli.bench_cmd import bench_frame, speedup, time_side_by_side  # noqa: E402
+from edge.cli.bench_cmd import bench_frame, round_ratios, speedup, time_side_by_side  # noqa: E402
 from edge.vision.detector import load_detector, onnx_precisions  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def main() -> int:
     frame = bench_frame()
     dets = {name: load_detector("onnx", p, args.imgsz, 0.4, 0.5, args.threads) for name, p in (("float", float_path), ("int8", int8_path))}
     fl, q = time_side_by_side(list(dets.values()), frame, args.runs * args.rounds, args.rounds)
-    ratios = [f / i for f, i in zip(fl["round_ms"], q["round_ms"])]
+    ratios = round_ratios(fl, q)
     row = {"imgsz": args.imgsz, "threads": args.threads, "float_ms": round(statistics.median(fl["round_ms"]), 2),
            "int8_ms": round(statistics.median(q["round_ms"]), 2), "speedup": speedup(fl, q),
            "speedup_range": [round(min(ratios), 2), round(max(ratios), 2)]}

@@ -63,9 +63,14 @@ def time_side_by_side(dets: list, frame, runs: int, rounds: int = 5, warmup: int
     return out
 
 
+def round_ratios(base: dict, other: dict) -> list[float]:
+    """Round by round, how many times faster `other` ran than `base` (both from time_side_by_side)."""
+    return [b / o for b, o in zip(base["round_ms"], other["round_ms"]) if o > 0]
+
+
 def speedup(base: dict, other: dict) -> float | None:
     """How many times faster `other` ran than `base`: the median of their per-round ratios."""
-    ratios = [b / o for b, o in zip(base["round_ms"], other["round_ms"]) if o > 0]
+    ratios = round_ratios(base, other)
     return round(statistics.median(ratios), 2) if ratios else None
 
 
@@ -102,7 +107,6 @@ def _bench(args) -> int:
     threads = args.threads or v.threads
     frame = bench_frame()
     rows = []
-    model_errors = 0
     failed: list = []  # settings whose model would not load: reported once, not per size
     # the onnx backend runs the float file and its INT8 twin, side by side in one run
     settings = [(b, p) for b in backends for p in ([q for q in (float_model, int8_model) if q.is_file()] or [model]
@@ -116,7 +120,6 @@ def _bench(args) -> int:
                 det = load_detector(backend, path, size, v.conf, v.iou, threads)
             except ModelError as e:
                 print(_("gedge bench: {backend}: {reason}").format(backend=backend, reason=e), file=sys.stderr)
-                model_errors += 1
                 failed.append((backend, path))
                 continue
             if det.imgsz == size:  # a fixed-size model cannot run other sizes
@@ -140,7 +143,7 @@ def _bench(args) -> int:
     if not rows:
         print(_("gedge bench: no backend could be measured"), file=sys.stderr)
         # a missing or wrong model file is the caller's to fix, as in detect and replay
-        return EXIT_USAGE if model_errors else EXIT_FAILURE
+        return EXIT_USAGE if failed else EXIT_FAILURE
     best = min(rows, key=lambda r: r["ms_median"])
     at_cfg = [r for r in rows if r["imgsz"] == v.imgsz]
     best_cfg = min(at_cfg, key=lambda r: r["ms_median"]) if at_cfg else None
