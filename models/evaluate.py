@@ -54,9 +54,9 @@ def read_labels(label: Path, w: int, h: int, cls: int = 0) -> list[tuple[float, 
 
 
 def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05) -> list[dict]:
-    """Per picture of folder: its garbage_bag count and each detected bag as (confidence, matched a
-    label at IoU 0.5), the most confident matched first. One inference per picture, so several
-    subsets of a folder are scored from one pass."""
+    """Per picture of folder: its garbage_bag count and each detected bag as (confidence, whether it
+    matched a label at IoU 0.5), matched greedily from the most confident. One inference per
+    picture, so several subsets of a folder are scored from one pass."""
     det = load_detector("onnx", model, imgsz=imgsz, conf=conf_floor, iou=0.5, threads=2)
     pictures = []
     for img_path in sorted((folder / "images").iterdir()):
