@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import wave
 
 PYTTSX3_TRIES = 2
@@ -58,12 +59,35 @@ def ends_in_pause(path: str, seconds: float = 0.2, max_rms: float = 0.01) -> boo
     return math.sqrt(sum(s * s for s in tail) / len(tail)) / 32768.0 < max_rms
 
 
+def reference_frames(text: str, voice: str, rate: int) -> int | None:
+    """Frames in the espeak-ng command line's rendering of the same text (None without it).
+    pyttsx3 drives the same library with the same voice and rate, so a whole rendering is as long."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            ref = os.path.join(tmp, "reference.wav")
+            render_espeak_cli(text, voice, rate, ref)
+            with wave.open(ref, "rb") as w:
+                return w.getnframes()
+    except (OSError, RuntimeError, subprocess.CalledProcessError, wave.Error):
+        return None
+
+
+def as_long_as(path: str, frames: int | None, slack_s: float = 0.05) -> bool:
+    if frames is None:
+        return True  # no reference to judge by
+    with wave.open(path, "rb") as w:
+        return w.getnframes() >= frames - int(slack_s * w.getframerate())
+
+
 def render_pyttsx3_whole(text: str, voice: str, rate: int, out: str) -> str:
     """pyttsx3, checked: under load its espeak driver has been seen to lose the end of a long
-    prompt (the file stops mid-word). Such a rendering is done again before giving up."""
+    prompt (the file stops mid-word). The lost end can be a buffer of zeros, which looks like
+    espeak's closing pause, so the length is checked against espeak-ng's own rendering too.
+    Such a rendering is done again before giving up."""
+    expected = reference_frames(text, voice, rate)
     for attempt in range(1, PYTTSX3_TRIES + 1):
         chosen = render_pyttsx3(text, voice, rate, out)
-        if os.path.exists(out) and os.path.getsize(out) > 44 and ends_in_pause(out):
+        if os.path.exists(out) and os.path.getsize(out) > 44 and ends_in_pause(out) and as_long_as(out, expected):
             return chosen
         print(f"pyttsx3 rendering {attempt} was cut short", file=sys.stderr)
     raise RuntimeError(f"pyttsx3 cut the rendering short {PYTTSX3_TRIES} times")
