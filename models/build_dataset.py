@@ -173,22 +173,30 @@ def split_truck(images: list[Path]) -> dict[str, list[Path]]:
 
 # --- negatives: real pictures with no bag in them -----------------------------------------
 
-def bag_free_crop(img: np.ndarray, polys: list[np.ndarray], margin: float = 0.03, min_side: float = 0.35):
-    """The largest strip beside all bags (left, right, above or below them), or None."""
+def bag_free_strips(img: np.ndarray, polys: list[np.ndarray], margin: float = 0.03, min_side: float = 0.35) -> list:
+    """The four strips beside all bags (left, right, above or below them), largest first: each a crop, or
+    None where it is too narrow or mostly edge (none at all for a picture without bags)."""
     h, w = img.shape[:2]
     if not polys:
-        return None
+        return []
     pts = np.concatenate(polys)
     x1, y1 = pts.min(0) - margin
     x2, y2 = pts.max(0) + margin
     strips = [(0.0, 0.0, x1, 1.0), (x2, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, y1), (0.0, y2, 1.0, 1.0)]
-    best = max(strips, key=lambda r: max(0.0, r[2] - r[0]) * max(0.0, r[3] - r[1]))
-    if best[2] - best[0] < min_side or best[3] - best[1] < min_side:
-        return None
-    a, b, c, d = int(best[0] * w), int(best[1] * h), int(best[2] * w), int(best[3] * h)
-    crop = img[b:d, a:c]
-    # letterbox edges of the phone photos are white: a crop that is mostly edge teaches nothing
-    return None if crop.size == 0 or float((crop > 245).all(axis=2).mean()) > 0.5 else crop
+    strips.sort(key=lambda r: -max(0.0, r[2] - r[0]) * max(0.0, r[3] - r[1]))
+    crops = []
+    for r in strips:
+        a, b, c, d = int(r[0] * w), int(r[1] * h), int(r[2] * w), int(r[3] * h)
+        crop = img[b:d, a:c] if r[2] - r[0] >= min_side and r[3] - r[1] >= min_side else None
+        # letterbox edges of the phone photos are white: a crop that is mostly edge teaches nothing
+        crops.append(None if crop is None or crop.size == 0 or float((crop > 245).all(axis=2).mean()) > 0.5 else crop)
+    return crops
+
+
+def bag_free_crop(img: np.ndarray, polys: list[np.ndarray], margin: float = 0.03, min_side: float = 0.35):
+    """The largest strip beside all bags, or None where it does not qualify."""
+    strips = bag_free_strips(img, polys, margin, min_side)
+    return strips[0] if strips else None
 
 
 def bags_masked_out(img: np.ndarray, polys: list[np.ndarray], dilate_px: int = 9) -> np.ndarray:
@@ -266,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest: dict = {"sim_seeds": {"train": [SEED_TRAIN, SEED_TRAIN + args.sim_train], "val": [SEED_VAL, SEED_VAL + args.sim_val],
                                     "test": [SEED_TEST, SEED_TEST + args.sim_test]}}
     fit_real: list[Path] = []
+    val_real: list[Path] = []
     held_real: list[Path] = []
     if args.real:
         real = args.real
@@ -276,14 +285,14 @@ def main(argv: list[str] | None = None) -> int:
         rest = [s for s in sources if s not in held]
         val_src = set(random.Random(4).sample(rest, min(args.val_sources, len(rest))))
         fit_real = [p for p in train_imgs if source_of(p.name) not in held | val_src]
-        val = [p for p in train_imgs if source_of(p.name) in val_src]
+        val_real = [p for p in train_imgs if source_of(p.name) in val_src]
         held_real = [p for p in train_imgs if source_of(p.name) in held]
         for split in ("valid", "test"):
             held_real += sorted((real / split / "images").glob("*.jpg"))
         n_fit = link_real(fit_real, out / "real_train", args.real_copies)
-        n_val = link_real(val, out / "real_val", 1)
+        n_val = link_real(val_real, out / "real_val", 1)
         n_hold = link_real(held_real, out / "real_test", 1)
-        parts = [{source_of(p.name) for p in x} for x in (fit_real, val, held_real)]
+        parts = [{source_of(p.name) for p in x} for x in (fit_real, val_real, held_real)]
         assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2]), "a source photo in two splits"
         train_dirs.append("real_train/images")
         val_dirs.append("real_val/images")
@@ -292,10 +301,11 @@ def main(argv: list[str] | None = None) -> int:
                             "heldout_from_train_split": sorted(held), "val_from_train_split": sorted(val_src)}
         print(f"real photos: {n_fit} training, {n_val} validation, {n_hold} held-out images", flush=True)
     fit_truck: list[Path] = []
+    val_truck: list[Path] = []
     held_truck: list[Path] = []
     if args.truck:
         split = split_truck(sorted((args.truck / "images").glob("*.jpg")))
-        fit_truck, held_truck = split["train"], split["test"]
+        fit_truck, val_truck, held_truck = split["train"], split["val"], split["test"]
         n = {k: link_real(v, out / f"truck_{k}", 1) for k, v in split.items()}
         train_dirs.append("truck_train/images")
         val_dirs.append("truck_val/images")
@@ -306,8 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         print("negatives (no bag in the picture)…", flush=True)
         fit = one_per_source(fit_real) + fit_truck
         held = one_per_source(held_real) + held_truck
+        val_neg = one_per_source(val_real) + val_truck
+        # clean_val: the validation pictures' clean twins, so a choice can weigh false bags without clean_test
         manifest["negatives"] = {"train": write_negatives(fit, out / "neg_train", "neg", args.masked_negatives, 5),
-                                 "heldout": write_negatives(held, out / "clean_test", "clean", len(held), 6)}
+                                 "heldout": write_negatives(held, out / "clean_test", "clean", len(held), 6),
+                                 "val": write_negatives(val_neg, out / "clean_val", "cleanval", len(val_neg), 7)}
         train_dirs.append("neg_train/images")
         print(f"negatives: {manifest['negatives']}", flush=True)
     names = ["names:"] + [f"  {i}: {c}" for i, c in enumerate(CLASSES)]

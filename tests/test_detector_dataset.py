@@ -91,3 +91,28 @@ def test_negatives_hold_no_bag(tmp_path):
     painted = bd.bags_masked_out(img, poly)
     assert painted.shape == img.shape and float(painted[12:38, 12:38].mean()) < 150  # the bright bag is gone
     assert (painted[60:, 60:] == img[60:, 60:]).all()  # the rest is untouched
+
+
+def test_every_bag_free_strip_misses_the_bags(tmp_path):
+    img = np.full((100, 100, 3), 90, np.uint8)
+    img[40:60, 10:30] = 250  # a bag left of centre: strips right of, above and below it
+    poly = [np.array([[0.1, 0.4], [0.3, 0.4], [0.3, 0.6], [0.1, 0.6]], np.float32)]
+    strips = bd.bag_free_strips(img, poly)
+    assert len(strips) == 4 and strips[-1] is None  # the strip left of the bag is too narrow
+    areas = [s.shape[0] * s.shape[1] for s in strips[:3]]
+    assert areas == sorted(areas, reverse=True) and all((s < 200).all() for s in strips[:3])
+    assert (bd.bag_free_crop(img, poly) == strips[0]).all()  # the single crop is still the largest strip
+    assert bd.bag_free_strips(img, []) == [] and bd.bag_free_crop(img, []) is None
+
+
+def test_validation_pictures_get_clean_twins(tmp_path):
+    real = tmp_path / "real"
+    _fake_real(real)
+    out = tmp_path / "ds"
+    assert bd.main(["--out", str(out), "--real", str(real), "--sim-train", "1", "--sim-val", "1", "--sim-test", "1",
+                    "--holdout-sources", "1", "--val-sources", "1", "--workers", "1"]) == 0
+    val_sources = {p.name.split(".rf.")[0][len("real_"):] for p in (out / "real_val" / "images").iterdir()}
+    clean = sorted((out / "clean_val" / "images").iterdir())
+    assert clean and {p.name[len("cleanval_"):].split("_jpg")[0] + "_jpg" for p in clean} == val_sources
+    assert all((out / "clean_val" / "labels" / f"{p.stem}.txt").read_text() == "" for p in clean)
+    assert "clean_val" not in (out / "data.yaml").read_text()  # never trained on

@@ -51,3 +51,27 @@ def test_no_detection_scores_zero(evaluate):
     curve = evaluate.pr_curve([{"name": "x.jpg", "gt": 3, "scored": []}])
     assert curve["ap50"] == 0.0
     assert evaluate.best_recall_at_precision(curve, 0.85)["recall"] == 0.0
+
+
+def test_false_bags_are_also_counted_on_the_pictures_reviewed_bag_free(evaluate, tmp_path, monkeypatch):
+    import cv2
+    import numpy as np
+
+    from edge.vision.detector import Detection
+
+    (tmp_path / "images").mkdir()
+    bright = {"a.jpg": True, "b.jpg": True, "c.jpg": False, "d.jpg": False}
+    for name, lit in bright.items():
+        cv2.imwrite(str(tmp_path / "images" / name), np.full((16, 16, 3), 240 if lit else 20, np.uint8))
+
+    class BrightSeer:  # a "bag" on every bright picture
+        def detect(self, img):
+            return [Detection("garbage_bag", 0.9, (0, 0, 4, 4))] if img.mean() > 128 else []
+
+    monkeypatch.setattr(evaluate, "load_detector", lambda *a, **k: BrightSeer())
+    # a.jpg shows a bag the labels missed: its "false" bag is no false bag
+    report = evaluate.clean_rate(tmp_path, Path("m.onnx"), 416, 0.4, {"a.jpg": "bag", "b.jpg": "none", "c.jpg": "none"})
+    assert report["images"] == 4 and report["with_false_bag"] == 2 and report["false_bag_rate"] == 0.5
+    assert report["reviewed"] == {"images": 2, "with_false_bag": 1, "false_bag_rate": 0.5, "false_boxes": 1,
+                                  "left_out_showing_a_bag": 1, "unreviewed": 1}
+    assert "reviewed" not in evaluate.clean_rate(tmp_path, Path("m.onnx"), 416, 0.4)
