@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"hard negatives: {report['hard']} views x {args.copies}; {report['dropped_from_neg_train']} training "
           f"negatives showing a bag left out; train on {data / 'data_hard.yaml'}", flush=True)
     if report["unreviewed"]:
-        print(f"mine_negatives: {report['unreviewed']} views have no verdict in {args.review} (kept as they were): "
-              f"run without --review for sheets of them", file=sys.stderr)
+        print(f"mine_negatives: {report['unreviewed']} views have no verdict in {args.review} (mined ones are not "
+              f"trained on, training negatives stay): run without --review for sheets of them", file=sys.stderr)
     return 0
 
 

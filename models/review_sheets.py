@@ -29,6 +29,8 @@ def write_sheets(pictures: list, folder: Path) -> int:
     """Numbered sheets of (name, image, detections) with the boxes drawn, and review.csv in that order.
     Returns the number of sheets."""
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("sheet_*.png"):  # a shorter list must not leave the last run's sheets behind
+        old.unlink()
     per = SHEET_COLS * SHEET_ROWS
     for start in range(0, len(pictures), per):
         tiles = []

@@ -81,6 +81,8 @@ def test_first_run_asks_for_a_review_and_trains_on_nothing(tmp_path, monkeypatch
     data = _dataset(tmp_path)
     _neg_train(data)
     monkeypatch.setattr(mn, "load_detector", lambda *a, **k: RedSeer())
+    (data / "neg_hard" / "review").mkdir(parents=True)
+    (data / "neg_hard" / "review" / "sheet_05.png").write_bytes(b"from a longer run before")
     assert mn.main(["--data", str(data), "--model", "unused.onnx"]) == 0
     rows = (data / "neg_hard" / "review" / "review.csv").read_text().splitlines()
     views = [r.split(",")[1] for r in rows[1:]]
