@@ -222,6 +222,11 @@ def bag_area(polys: list[np.ndarray]) -> float:
     return float(mask.mean())
 
 
+def negative_stem(name: str) -> str:
+    """A source picture's part of its negatives' file names (a truck frame's leading '-' dropped)."""
+    return source_of(name).lstrip("-")
+
+
 def write_negatives(images: list[Path], out: Path, prefix: str, max_masked: int, seed: int,
                     max_bag_area: float = 0.3) -> dict[str, int]:
     """Bag-free crops of every picture that has room for one, and up to max_masked pictures with their bags
@@ -236,7 +241,7 @@ def write_negatives(images: list[Path], out: Path, prefix: str, max_masked: int,
         if img is None:
             continue
         polys = real_polygons(label_of(path))
-        stem = f"{prefix}_{source_of(path.name).lstrip('-')}"
+        stem = f"{prefix}_{negative_stem(path.name)}"
         crop = bag_free_crop(img, polys)
         if crop is not None:
             cv2.imwrite(str(out / "images" / f"{stem}_crop.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, 92])

@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.vision.detector import load_detector  # noqa: E402
 from models.build_dataset import (bag_area, bag_free_strips, bags_masked_out, label_of,  # noqa: E402
-                                  one_per_source, real_polygons)
+                                  negative_stem, one_per_source, real_polygons)
 from models.review_sheets import read_review, write_sheets  # noqa: E402
 
 TRAIN_LINKED = ("real_train", "truck_train")  # symlinks to the source pictures, whose labels are polygons
@@ -58,7 +58,7 @@ def candidates(picture: Path, max_bag_area: float = 0.3):
     if img is None:
         return
     polys = real_polygons(label_of(picture))
-    stem = picture.name.split(".rf.")[0].lstrip("-")
+    stem = negative_stem(picture.name)
     for k, crop in enumerate(bag_free_strips(img, polys)):
         if crop is not None:
             yield f"{stem}_strip{k}", crop
@@ -118,13 +118,18 @@ def mine(data: Path, det) -> tuple[int, list[tuple[str, np.ndarray, list]]]:
     return seen, mined
 
 
+def emptied(folder: Path) -> Path:
+    """folder with empty images/ and labels/: a new review replaces the last one's pictures."""
+    for sub in ("images", "labels"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        for old in (folder / sub).iterdir():
+            old.unlink()
+    return folder
+
+
 def apply_review(data: Path, mined: list, verdicts: dict[str, str], copies: int) -> dict:
     """neg_hard/ from the views marked none; neg_train_reviewed/ without the ones marked bag; data_hard.yaml."""
-    out = data / "neg_hard"
-    for sub in ("images", "labels"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-        for old in (out / sub).iterdir():
-            old.unlink()
+    out = emptied(data / "neg_hard")
     counts = {"hard": 0, "bag": 0, "dropped_from_neg_train": 0}
     unreviewed = set()
     for name, img, _ in mined:
@@ -140,11 +145,7 @@ def apply_review(data: Path, mined: list, verdicts: dict[str, str], copies: int)
                 (out / "labels" / f"hard_{name}_{k}.txt").write_text("")
     # a negative that shows a bag teaches the model to miss bags: link neg_train/ without those
     has_bag = {neg_train_name(v) for v, verdict in verdicts.items() if verdict == "bag" and not v.startswith("sim_")}
-    reviewed = data / "neg_train_reviewed"
-    for sub in ("images", "labels"):
-        (reviewed / sub).mkdir(parents=True, exist_ok=True)
-        for old in (reviewed / sub).iterdir():
-            old.unlink()
+    reviewed = emptied(data / "neg_train_reviewed")
     for img in sorted((data / "neg_train" / "images").iterdir()):
         if img.name in has_bag:
             counts["dropped_from_neg_train"] += 1
