@@ -25,13 +25,14 @@ VERDICTS = ("none", "bag")
 SHEET_COLS, SHEET_ROWS, TILE = 4, 3, (400, 300)
 
 
-def write_sheets(pictures: list, folder: Path) -> int:
+def write_sheets(pictures: list, folder: Path, cols: int = SHEET_COLS, rows: int = SHEET_ROWS,
+                 tile_size: tuple[int, int] = TILE) -> int:
     """Numbered sheets of (name, image, detections) with the boxes drawn, and review.csv in that order.
     Returns the number of sheets."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("sheet_*.png"):  # a shorter list must not leave the last run's sheets behind
         old.unlink()
-    per = SHEET_COLS * SHEET_ROWS
+    per = cols * rows
     for start in range(0, len(pictures), per):
         tiles = []
         for i, (_, img, found) in enumerate(pictures[start:start + per], start):
@@ -39,12 +40,12 @@ def write_sheets(pictures: list, folder: Path) -> int:
             for d in found:
                 a, b, c, e = (int(v) for v in d.xyxy)
                 cv2.rectangle(tile, (a, b), (c, e), (0, 0, 255), max(2, img.shape[1] // 200))
-            tile = cv2.resize(tile, TILE)
+            tile = cv2.resize(tile, tile_size)
             cv2.putText(tile, f"#{i}", (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 255, 255), 2)
             tiles.append(tile)
         tiles += [np.zeros_like(tiles[0])] * (per - len(tiles))
-        rows = [np.hstack(tiles[r * SHEET_COLS:(r + 1) * SHEET_COLS]) for r in range(SHEET_ROWS)]
-        cv2.imwrite(str(folder / f"sheet_{start // per:02d}.png"), np.vstack(rows))
+        strips = [np.hstack(tiles[r * cols:(r + 1) * cols]) for r in range(rows)]
+        cv2.imwrite(str(folder / f"sheet_{start // per:02d}.png"), np.vstack(strips))
     with open(folder / "review.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["index", "view", "max_conf", "verdict"])
