@@ -34,17 +34,11 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from edge.vision.detector import Detection  # noqa: E402
 from models.review_sheets import read_review, write_sheets  # noqa: E402
 
 TRAIN_LINKED = ("real_train", "truck_train")  # build_dataset.py's links to the real training pictures
 CONTEXT = 0.6  # each side of a candidate's crop shows this much of the box's size again
-
-
-class Box:
-    """A candidate box for the review sheets (the shape write_sheets draws)."""
-
-    def __init__(self, xyxy, conf: float):
-        self.xyxy, self.conf = tuple(float(v) for v in xyxy), conf
 
 
 def label_boxes(label: Path, w: int, h: int) -> list[tuple[float, float, float, float]]:
@@ -100,7 +94,7 @@ def parse_view(view: str) -> tuple[str, tuple[float, float, float, float]]:
     return picture, (x1, y1, x2, y2)
 
 
-def crop_around(img: np.ndarray, xyxy, conf: float) -> tuple[np.ndarray, Box]:
+def crop_around(img: np.ndarray, xyxy, conf: float) -> tuple[np.ndarray, Detection]:
     """The candidate with its surroundings (4:3 like the sheet's tiles) and its box in the crop."""
     h, w = img.shape[:2]
     x1, y1, x2, y2 = xyxy
@@ -109,7 +103,7 @@ def crop_around(img: np.ndarray, xyxy, conf: float) -> tuple[np.ndarray, Box]:
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     a, b = int(max(0, cx - cw / 2)), int(max(0, cy - ch / 2))
     c, d = int(min(w, cx + cw / 2)), int(min(h, cy + ch / 2))
-    return img[b:d, a:c].copy(), Box((x1 - a, y1 - b, x2 - a, y2 - b), conf)
+    return img[b:d, a:c].copy(), Detection("garbage_bag", conf, (x1 - a, y1 - b, x2 - a, y2 - b))
 
 
 def training_pictures(data: Path) -> list[Path]:
