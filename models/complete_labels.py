@@ -35,22 +35,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.vision.detector import Detection  # noqa: E402
+from models.evaluate import iou as box_iou, read_labels  # noqa: E402
 from models.review_sheets import read_review, write_sheets  # noqa: E402
 
 TRAIN_LINKED = ("real_train", "truck_train")  # build_dataset.py's links to the real training pictures
 CONTEXT = 0.6  # each side of a candidate's crop shows this much of the box's size again
-
-
-def label_boxes(label: Path, w: int, h: int) -> list[tuple[float, float, float, float]]:
-    """The bag boxes (pixels, xyxy) of a YOLO box label file as build_dataset.py writes them."""
-    boxes = []
-    if label.is_file():
-        for row in label.read_text().split("\n"):
-            vals = row.split()
-            if len(vals) == 5 and vals[0] == "0":
-                cx, cy, bw, bh = (float(v) for v in vals[1:])
-                boxes.append(((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
-    return boxes
 
 
 def _area(b) -> float:
@@ -71,8 +60,7 @@ def unexplained(found, labelled, iou: float = 0.3, inside: float = 0.5) -> list:
             continue
         explained = False
         for b in labelled:
-            i = _inter(d.xyxy, b)
-            if i / (a + _area(b) - i) >= iou or i / a >= inside:
+            if box_iou(d.xyxy, b) >= iou or _inter(d.xyxy, b) / a >= inside:
                 explained = True
                 break
         if not explained:
@@ -106,16 +94,6 @@ def crop_around(img: np.ndarray, xyxy, conf: float) -> tuple[np.ndarray, Detecti
     return img[b:d, a:c].copy(), Detection("garbage_bag", conf, (x1 - a, y1 - b, x2 - a, y2 - b))
 
 
-def training_pictures(data: Path) -> list[Path]:
-    """Every distinct picture behind the linked training folders (each once, however often it is listed)."""
-    out: set[Path] = set()
-    for folder in TRAIN_LINKED:
-        images = data / folder / "images"
-        if images.is_dir():
-            out.update(p.resolve() for p in images.iterdir())
-    return sorted(out)
-
-
 def propose(data: Path, det, iou: float = 0.3) -> tuple[int, list[tuple[str, np.ndarray, list]]]:
     """(pictures seen, [(candidate name, crop, [its box])]) for every unexplained garbage_bag."""
     labels = {}
@@ -123,7 +101,7 @@ def propose(data: Path, det, iou: float = 0.3) -> tuple[int, list[tuple[str, np.
         images = data / folder / "images"
         for img in sorted(images.iterdir()) if images.is_dir() else []:
             labels.setdefault(img.resolve(), data / folder / "labels" / f"{img.stem}.txt")
-    pictures = training_pictures(data)
+    pictures = sorted(labels)  # each distinct picture once, however often it is listed
     out = []
     for n, picture in enumerate(pictures, 1):
         img = cv2.imread(str(picture))
@@ -131,7 +109,7 @@ def propose(data: Path, det, iou: float = 0.3) -> tuple[int, list[tuple[str, np.
             continue
         h, w = img.shape[:2]
         found = [d for d in det.detect(img) if d.cls == "garbage_bag"]
-        for d in sorted(unexplained(found, label_boxes(labels[picture], w, h), iou), key=lambda d: -d.conf):
+        for d in sorted(unexplained(found, read_labels(labels[picture], w, h), iou), key=lambda d: -d.conf):
             crop, box = crop_around(img, d.xyxy, d.conf)
             out.append((view_name(picture.name, d.xyxy, w, h), crop, [box]))
         if n % 200 == 0:
