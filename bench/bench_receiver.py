@@ -18,6 +18,8 @@ the time goes on a machine with fewer cores than processes.
 shared token, SQLite): skipped outside a git checkout. PostgreSQL: a throwaway cluster is
 started (initdb/pg_ctl of Debian's postgresql package, fsync on). `--profile DIR` runs each
 receiver under cProfile and writes DIR/<store>-<round>.prof (slower: for finding hot spots).
+`sqlite@REV` or `postgres@REV` runs `gedge receiver` as it was in commit REV (its edge/ package
+read with `git archive`) beside today's: a change measured against its parent in one run.
 """
 from __future__ import annotations
 
@@ -210,7 +212,8 @@ class Postgres:
 
 
 def run_store(kind: str, db: str, agents: int, backlog: int, tmp: Path, tag: str, old_dir: Path | None = None,
-              postgres: Postgres | None = None, profile: Path | None = None, raw: bool = False) -> dict:
+              postgres: Postgres | None = None, profile: Path | None = None, raw: bool = False,
+              code: Path = REPO) -> dict:
     import requests
 
     from edge.platform.storage import open_store
@@ -227,7 +230,7 @@ def run_store(kind: str, db: str, agents: int, backlog: int, tmp: Path, tag: str
         tokens = tmp / f"tokens-{tag}"
         toks = {d: add_token(tokens, d) for d in devices}
         cmd = [sys.executable, *prof, "-m", "edge", "receiver", "--port", str(port), "--db", db, "--tokens", str(tokens)]
-    server = subprocess.Popen(cmd, cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(cmd, cwd=str(code), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -288,6 +291,18 @@ def run_store(kind: str, db: str, agents: int, backlog: int, tmp: Path, tag: str
     return row
 
 
+def receiver_at(rev: str, tmp: Path) -> Path:
+    """A folder holding edge/ as it was in commit `rev`, to run that commit's receiver from."""
+    out = tmp / f"rev-{rev.replace('/', '_')}"
+    if not out.exists():
+        out.mkdir()
+        archive = subprocess.run(["git", "archive", rev, "edge"], cwd=REPO, capture_output=True, timeout=60)
+        if archive.returncode:
+            raise SystemExit(f"{rev}: not a commit here ({archive.stderr.decode().strip()})")
+        subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True, timeout=60)
+    return out
+
+
 def summary(rows: list[dict]) -> list[dict]:
     """Median per store, and the ratio of its drain rate to the old receiver's (same run)."""
     out = []
@@ -322,8 +337,8 @@ def main() -> int:
     args = ap.parse_args()
     kinds = args.stores.split(",")
     for k in kinds:
-        if k not in ("old", "sqlite", "postgres"):
-            raise SystemExit(f"unknown store {k!r} (old, sqlite, postgres)")
+        if k.partition("@")[0] not in ("old", "sqlite", "postgres") or k.startswith("old@"):
+            raise SystemExit(f"unknown store {k!r} (old, sqlite, postgres, sqlite@REV, postgres@REV)")
     profile = Path(args.profile) if args.profile else None
     if profile:
         profile.mkdir(parents=True, exist_ok=True)
@@ -342,17 +357,20 @@ def main() -> int:
                 old_dir.mkdir()
                 (old_dir / "old_receiver.py").write_text(src, encoding="utf-8")
                 (old_dir / "old_main.py").write_text(_OLD_MAIN, encoding="utf-8")
-        postgres = Postgres() if "postgres" in kinds else None
+        postgres = Postgres() if any(k.startswith("postgres") for k in kinds) else None
         try:
             for n in range(args.repeat):
                 for kind in kinds:
-                    tag = f"{kind}-{n}"
-                    if kind == "postgres":
+                    store, _, rev = kind.partition("@")
+                    tag = f"{kind.replace('@', '-').replace('/', '_')}-{n}"
+                    if store == "postgres":
                         db = postgres.cluster.new_database()
                     else:
                         db = str(tmp / f"receiver-{tag}.sqlite")
-                    row = run_store(kind, db, args.agents, args.backlog, tmp, tag, old_dir,
-                                    postgres if kind == "postgres" else None, profile, args.raw)
+                    row = run_store(store, db, args.agents, args.backlog, tmp, tag, old_dir,
+                                    postgres if store == "postgres" else None, profile, args.raw,
+                                    receiver_at(rev, tmp) if rev else REPO)
+                    row["store"] = kind
                     rows.append(row)
                     if not args.json:
                         print(f"  {kind:<9} round {n + 1}: {row['seconds']} s = {row['per_s']:.0f}/s, receiver CPU "

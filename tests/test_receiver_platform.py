@@ -260,6 +260,25 @@ def test_a_batch_answers_each_document_and_writes_nothing_for_a_foreign_one(stor
     assert held == {mine["id"]: newer, other["id"]: other}
 
 
+def test_a_batch_of_distinct_incidents_answers_each_as_it_would_alone(store):
+    """Distinct ids: on PostgreSQL one multi-row statement, which must answer as a statement per document."""
+    held, stale_held, theirs = (incident(device=d) for d in ("dev-1", "dev-1", "dev-2"))
+    stale_held = {**stale_held, "rev": 3}
+    for doc in (held, stale_held, theirs):
+        store.put_incident(doc)
+    newer = {**held, "rev": 2, "state": "resolved", "resolved_at": held["opened_at"]}
+    fresh = incident(device="dev-1")
+    batch = [fresh, {**theirs, "device_id": "dev-1", "rev": 5}, newer, {**stale_held, "rev": 2}]
+    results = store.put_incidents(batch)
+    assert results[0] == (True, 1) and results[2] == (True, 2) and results[3] == (False, 3)
+    assert type(results[1]).__name__ == "ForeignIncident" and results[1].owner == "dev-2"
+    rows = {r["doc"]["id"]: r["doc"] for r in store.incidents()}
+    assert rows == {held["id"]: newer, stale_held["id"]: stale_held, theirs["id"]: theirs, fresh["id"]: fresh}
+    counts = {(a["id"], a["rev"]): a["count"] for a in store.arrivals()}
+    assert counts == {(held["id"], 1): 1, (held["id"], 2): 1, (stale_held["id"], 3): 1, (stale_held["id"], 2): 1,
+                      (theirs["id"], 1): 1, (fresh["id"], 1): 1}  # nothing for the foreign rev 5
+
+
 def test_posts_arriving_together_share_one_transaction(store, monkeypatch):
     import asyncio
 
