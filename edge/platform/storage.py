@@ -76,20 +76,17 @@ CREATE TABLE IF NOT EXISTS daily (
 
 PICTURE_ROLES = ("open", "resolve")
 
-# one incident revision: count the arrival, keep the highest revision. Neither writes for an id
-# another device holds (no rollback needed when one of a batch is foreign). `{r}` prefixes the
-# row's values (`:` for named parameters, `i.` for a row of a multi-row statement's input).
-_ARRIVAL_SQL = ("INSERT INTO arrivals (id, rev, count, sha256, state, snapshot_sha256) "
-                "SELECT {r}id, {r}rev, 1, {r}sha, {r}state, {r}snap {source} WHERE NOT EXISTS "
-                "(SELECT 1 FROM incidents WHERE id={r}id AND device_id<>{r}dev) {order} "
-                "ON CONFLICT (id, rev) DO UPDATE SET count=arrivals.count+1, conflicts=arrivals.conflicts+"
-                "(CASE WHEN arrivals.sha256 = excluded.sha256 THEN 0 ELSE 1 END)")
-_INCIDENT_SQL = ("INSERT INTO incidents (id, rev, device_id, type, state, doc, first_received, received) "
-                 "{rows} ON CONFLICT (id) DO UPDATE SET "
-                 "rev=excluded.rev, state=excluded.state, doc=excluded.doc, received=excluded.received "
-                 "WHERE excluded.rev > incidents.rev AND excluded.device_id = incidents.device_id")
-_ARRIVAL = _ARRIVAL_SQL.format(r=":", source="", order="")
-_INCIDENT = _INCIDENT_SQL.format(rows="VALUES (:id, :rev, :dev, :type, :state, :doc, :now, :now)")
+# one incident revision (named parameters, `:name`): count the arrival, keep the highest revision.
+# Neither writes for an id another device holds (no rollback needed when one of a batch is foreign).
+_ARRIVAL = ("INSERT INTO arrivals (id, rev, count, sha256, state, snapshot_sha256) "
+            "SELECT :id, :rev, 1, :sha, :state, :snap WHERE NOT EXISTS "
+            "(SELECT 1 FROM incidents WHERE id=:id AND device_id<>:dev) "
+            "ON CONFLICT (id, rev) DO UPDATE SET count=arrivals.count+1, conflicts=arrivals.conflicts+"
+            "(CASE WHEN arrivals.sha256 = excluded.sha256 THEN 0 ELSE 1 END)")
+_INCIDENT = ("INSERT INTO incidents (id, rev, device_id, type, state, doc, first_received, received) "
+             "VALUES (:id, :rev, :dev, :type, :state, :doc, :now, :now) ON CONFLICT (id) DO UPDATE SET "
+             "rev=excluded.rev, state=excluded.state, doc=excluded.doc, received=excluded.received "
+             "WHERE excluded.rev > incidents.rev AND excluded.device_id = incidents.device_id")
 
 
 def _load(text: str) -> Any:
@@ -419,13 +416,12 @@ class PostgresStore(Store):
         """put_incidents on a psycopg AsyncConnection (autocommit) of the caller's event loop:
         the server waits for PostgreSQL's commit without a thread."""
         params = incident_params(docs, time.time())
-        query, args = _pg_statement(params)
-        if args is not None:
-            rows = await (await conn.execute(query, args)).fetchall()
+        if len(params) == 1:
+            rows = [await (await conn.execute(_PG_INCIDENT, params[0])).fetchone()]
         else:
             async with conn.transaction():
                 async with conn.cursor() as cur:
-                    await cur.executemany(query, params, returning=True)
+                    await cur.executemany(_PG_INCIDENT, params, returning=True)
                     rows = [await cur.fetchone()]
                     while cur.nextset():
                         rows.append(await cur.fetchone())
@@ -436,13 +432,12 @@ class PostgresStore(Store):
         return incident_results(params, rows)
 
     def _write_incidents(self, params):
-        query, args = _pg_statement(params)
         with self._conn() as conn:
-            if args is not None:
-                rows = conn.execute(query, args).fetchall()
+            if len(params) == 1:
+                rows = [conn.execute(_PG_INCIDENT, params[0]).fetchone()]
             else:
                 with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(query, params, returning=True)
+                    cur.executemany(_PG_INCIDENT, params, returning=True)
                     rows = [cur.fetchone()]
                     while cur.nextset():
                         rows.append(cur.fetchone())
@@ -458,44 +453,12 @@ class PostgresStore(Store):
             conn.close()
 
 
-def _named(q: str) -> str:
-    return re.sub(r":(\w+)", r"%(\1)s", q)
-
-
-# one incident's writes as one statement: a round trip per incident instead of five (the CTEs all
-# see the tables as they were before the statement, which is what `prior` reports)
-_PG_INCIDENT = _named("WITH prior AS (SELECT device_id, rev FROM incidents WHERE id=:id), "
+# the same writes as one statement: a round trip per incident instead of five (the CTEs all see
+# the table as it was before the statement, which is what `prior` reports)
+_PG_INCIDENT = re.sub(r":(\w+)", r"%(\1)s",
+                      "WITH prior AS (SELECT device_id, rev FROM incidents WHERE id=:id), "
                       f"arrival AS ({_ARRIVAL}), stored AS ({_INCIDENT} RETURNING 1) "
                       "SELECT (SELECT device_id FROM prior), (SELECT rev FROM prior), EXISTS (SELECT 1 FROM stored)")
-
-_PG_COLUMNS = {"id": "text", "rev": "bigint", "dev": "text", "type": "text", "state": "text",
-               "doc": "text", "sha": "text", "snap": "text"}
-# a batch of incidents with distinct ids as one statement, its rows as arrays: one round trip and
-# one commit, no BEGIN and COMMIT of their own. Rows are written in id order, so two batches
-# that share ids lock them in the same order (no deadlock between the writers).
-_PG_INCIDENTS = _named(
-    "WITH input AS (SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _PG_COLUMNS.items())
-    + ") WITH ORDINALITY AS t(" + ", ".join(_PG_COLUMNS) + ", n)), "
-    "prior AS (SELECT input.n, incidents.device_id, incidents.rev FROM input JOIN incidents USING (id)), "
-    "arrival AS (" + _ARRIVAL_SQL.format(r="i.", source="FROM input i", order="ORDER BY i.id") + "), "
-    "stored AS (" + _INCIDENT_SQL.format(rows="SELECT i.id, i.rev, i.dev, i.type, i.state, i.doc, :now, :now "
-                                         "FROM input i ORDER BY i.id") + " RETURNING incidents.id) "
-    "SELECT prior.device_id, prior.rev, EXISTS (SELECT 1 FROM stored WHERE stored.id = input.id) "
-    "FROM input LEFT JOIN prior USING (n) ORDER BY input.n")
-
-
-def _pg_statement(params: list[dict[str, Any]]) -> tuple[str, dict[str, Any] | None]:
-    """The statement for a batch and its arguments; None for the arguments where each document
-    needs a statement of its own in one transaction (an id twice in a batch: one statement's
-    upsert cannot touch a row twice)."""
-    if len(params) == 1:
-        return _PG_INCIDENT, params[0]
-    if len({p["id"] for p in params}) < len(params):
-        return _PG_INCIDENT, None
-    args = {name: [p[name] for p in params] for name in _PG_COLUMNS}
-    args["now"] = params[0]["now"]
-    return _PG_INCIDENTS, args
 
 
 def is_database_url(target: str) -> bool:
