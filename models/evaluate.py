@@ -58,11 +58,11 @@ def read_labels(label: Path, w: int, h: int, cls: int = 0) -> list[tuple[float, 
     return out
 
 
-def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05) -> list[dict]:
+def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5) -> list[dict]:
     """Per picture of folder: its garbage_bag count and each detected bag as (confidence, whether it
     matched a label at IoU 0.5), matched greedily from the most confident. One inference per
     picture, so several subsets of a folder are scored from one pass."""
-    det = load_detector("onnx", model, imgsz=imgsz, conf=conf_floor, iou=0.5, threads=2)
+    det = load_detector("onnx", model, imgsz=imgsz, conf=conf_floor, iou=nms_iou, threads=2)
     pictures = []
     for img_path in sorted((folder / "images").iterdir()):
         img = cv2.imread(str(img_path))
@@ -105,8 +105,8 @@ def pr_curve(pictures: list[dict]) -> dict:
     return {"images": len(pictures), "gt": n_gt, "confs": confs, "prec": prec, "rec": rec, "ap50": ap}
 
 
-def pr_sweep(folder: Path, model: Path, imgsz: int) -> dict:
-    return pr_curve(matched_detections(folder, model, imgsz))
+def pr_sweep(folder: Path, model: Path, imgsz: int, nms_iou: float = 0.5) -> dict:
+    return pr_curve(matched_detections(folder, model, imgsz, nms_iou=nms_iou))
 
 
 def at_conf(sweep: dict, conf: float) -> dict:
@@ -140,11 +140,12 @@ def sim_map(model: Path, data_yaml: Path, imgsz: int) -> dict:
     return out
 
 
-def clean_rate(folder: Path, model: Path, imgsz: int, conf: float, review: dict[str, str] | None = None) -> dict:
+def clean_rate(folder: Path, model: Path, imgsz: int, conf: float, review: dict[str, str] | None = None,
+               nms_iou: float = 0.5) -> dict:
     """False bags on pictures with no bag: the share of pictures with at least one garbage_bag at `conf`.
     With a review (file name -> none/bag, models/review_sheets.py), also the share among the pictures a
     person saw no bag in: a painted-out picture may still show a bag the labels missed."""
-    det = load_detector("onnx", model, imgsz=imgsz, conf=conf, iou=0.5, threads=2)
+    det = load_detector("onnx", model, imgsz=imgsz, conf=conf, iou=nms_iou, threads=2)
     found: dict[str, int] = {}
     for img_path in sorted((folder / "images").iterdir()):
         img = cv2.imread(str(img_path))
@@ -169,13 +170,14 @@ def bag_figures(sw: dict, conf: float) -> dict:
             "best_recall_at_p80": best_recall_at_precision(sw, 0.8), "best_recall_at_p85": best_recall_at_precision(sw, 0.85)}
 
 
-def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, clean_review: dict | None = None) -> dict:
+def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, clean_review: dict | None = None,
+             nms_iou: float = 0.5) -> dict:
     """Every held-out figure of one model file (garbage_bag with our onnx backend; per-class sim mAP with --full-sim)."""
-    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf}
+    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou}
     if full_sim:
         report["sim_map"] = {"all": sim_map(model, data / "sim_test.yaml", imgsz)}
     if (data / "sim_test").is_dir():
-        report["sim_heldout"] = bag_figures(pr_sweep(data / "sim_test", model, imgsz), conf)
+        report["sim_heldout"] = bag_figures(pr_sweep(data / "sim_test", model, imgsz, nms_iou), conf)
     real = data / "real_test"
     if real.is_dir():
         manifest = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").is_file() else {}
@@ -184,29 +186,30 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, c
                    "valid_test_photos": lambda n: n[len("real_"):].split(".rf.")[0] not in from_train,
                    "train_split_sources": lambda n: n[len("real_"):].split(".rf.")[0] in from_train}
         report["real_heldout"] = {}
-        pictures = matched_detections(real, model, imgsz)
+        pictures = matched_detections(real, model, imgsz, nms_iou=nms_iou)
         for name, only in subsets.items():
             chosen = [p for p in pictures if only is None or only(p["name"])]
             if chosen:
                 report["real_heldout"][name] = bag_figures(pr_curve(chosen), conf)
     if (data / "truck_test").is_dir():
-        report["truck_heldout"] = bag_figures(pr_sweep(data / "truck_test", model, imgsz), conf)
+        report["truck_heldout"] = bag_figures(pr_sweep(data / "truck_test", model, imgsz, nms_iou), conf)
     if (data / "clean_test").is_dir():
-        report["clean_heldout"] = clean_rate(data / "clean_test", model, imgsz, conf, clean_review)
+        report["clean_heldout"] = clean_rate(data / "clean_test", model, imgsz, conf, clean_review, nms_iou)
     return report
 
 
 VAL_SETS = ("sim_val", "real_val", "truck_val")
 
 
-def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float, clean_review: dict | None = None) -> dict:
+def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float, clean_review: dict | None = None,
+                        nms_iou: float = 0.5) -> dict:
     """The same garbage_bag figures on the validation sets (for choosing; never reported as held out)."""
-    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "split": "val"}
+    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "split": "val"}
     for name in VAL_SETS:
         if (data / name).is_dir():
-            report[name] = bag_figures(pr_sweep(data / name, model, imgsz), conf)
+            report[name] = bag_figures(pr_sweep(data / name, model, imgsz, nms_iou), conf)
     if (data / "clean_val").is_dir():
-        report["clean_val"] = clean_rate(data / "clean_val", model, imgsz, conf, clean_review)
+        report["clean_val"] = clean_rate(data / "clean_val", model, imgsz, conf, clean_review, nms_iou)
     return report
 
 
@@ -224,12 +227,18 @@ def _markdown(title: str, column, rows: list[tuple[str, tuple]], reports: list[d
     return "\n".join(lines)
 
 
+def _column(r: dict) -> str:
+    """A report's column head: the file, its input size, and the NMS IoU where it is not the default."""
+    nms = r.get("nms_iou", 0.5)
+    return f"{Path(r['model']).name} @{r['imgsz']}" + (f" NMS {nms}" if nms != 0.5 else "")
+
+
 def validation_table(reports: list[dict]) -> str:
     rows = [(f"{name}: {label}", (name, *keys)) for name in VAL_SETS
             for label, keys in (("AP50", ("ap50",)), ("best recall at P ≥ 0.85", ("best_recall_at_p85", "recall")))]
     rows += [("clean_val: pictures with a false bag", ("clean_val", "false_bag_rate")),
              ("clean_val: same, pictures reviewed bag-free", ("clean_val", "reviewed", "false_bag_rate"))]
-    return _markdown("garbage_bag, validation", lambda r: f"{Path(r['model']).name} @{r['imgsz']}", rows, reports)
+    return _markdown("garbage_bag, validation", _column, rows, reports)
 
 
 def table(reports: list[dict]) -> str:
@@ -249,7 +258,7 @@ def table(reports: list[dict]) -> str:
         ("clean pictures with a false bag", ("clean_heldout", "false_bag_rate")),
         ("same, pictures reviewed bag-free", ("clean_heldout", "reviewed", "false_bag_rate")),
     ]
-    return _markdown("garbage_bag", lambda r: f"{Path(r['model']).name} @{r['imgsz']} (conf {r['conf']})", rows, reports)
+    return _markdown("garbage_bag", lambda r: _column(r) + f" (conf {r['conf']})", rows, reports)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="val: the validation sets, for choosing a checkpoint or size (default: held-out sets)")
     ap.add_argument("--conf", type=float, action="append",
                     help="deployed confidence threshold (vision.conf), one per --model or one for all (default 0.4)")
+    ap.add_argument("--iou", type=float, action="append",
+                    help="NMS IoU (vision.iou), one per --model or one for all (default 0.5)")
     ap.add_argument("--full-sim", action="store_true", help="also per-class sim mAP with ultralytics' validator")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers to this file")
     ap.add_argument("--clean-review", type=Path, default=HERE / "clean-review.csv",
@@ -276,11 +287,13 @@ def main(argv: list[str] | None = None) -> int:
 
     confs = per_model(args.conf, 0.4, "--conf")
     sizes = per_model(args.imgsz, 416, "--imgsz")
+    ious = per_model(args.iou, 0.5, "--iou")
     review = read_review(args.clean_review) if args.clean_review.is_file() else None
     if args.split == "val":
-        reports = [evaluate_validation(m, args.data, z, c, review) for m, z, c in zip(models, sizes, confs)]
+        reports = [evaluate_validation(m, args.data, z, c, review, i) for m, z, c, i in zip(models, sizes, confs, ious)]
     else:
-        reports = [evaluate(m, args.data, z, c, args.full_sim, review) for m, z, c in zip(models, sizes, confs)]
+        reports = [evaluate(m, args.data, z, c, args.full_sim, review, i)
+                   for m, z, c, i in zip(models, sizes, confs, ious)]
     print(json.dumps(reports, indent=2))
     print(validation_table(reports) if args.split == "val" else table(reports))
     if args.json:

@@ -75,3 +75,29 @@ def test_false_bags_are_also_counted_on_the_pictures_reviewed_bag_free(evaluate,
     assert report["reviewed"] == {"images": 2, "with_false_bag": 1, "false_bag_rate": 0.5, "false_boxes": 1,
                                   "left_out_showing_a_bag": 1, "unreviewed": 1}
     assert "reviewed" not in evaluate.clean_rate(tmp_path, Path("m.onnx"), 416, 0.4)
+
+
+def test_each_model_is_run_with_its_own_nms_iou(evaluate, tmp_path, monkeypatch, capsys):
+    import cv2
+    import numpy as np
+
+    for name in ("sim_val", "clean_val"):
+        (tmp_path / name / "images").mkdir(parents=True)
+        (tmp_path / name / "labels").mkdir()
+        cv2.imwrite(str(tmp_path / name / "images" / "a.jpg"), np.zeros((16, 16, 3), np.uint8))
+    (tmp_path / "sim_val" / "labels" / "a.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    asked = []
+
+    class Blind:
+        def detect(self, img):
+            return []
+
+    def load(backend, model, **kw):
+        asked.append((Path(model).name, kw["iou"]))
+        return Blind()
+
+    monkeypatch.setattr(evaluate, "load_detector", load)
+    assert evaluate.main(["--split", "val", "--data", str(tmp_path), "--model", "a.onnx", "--model", "b.onnx",
+                          "--iou", "0.5", "--iou", "0.7", "--clean-review", str(tmp_path / "none.csv")]) == 0
+    assert sorted(set(asked)) == [("a.onnx", 0.5), ("b.onnx", 0.7)]
+    assert "| b.onnx @416 NMS 0.7 |" in capsys.readouterr().out
