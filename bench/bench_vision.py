@@ -216,7 +216,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", metavar="PATH", help="config for both runs (default: the bundled default)")
     ap.add_argument("--model", metavar="ONNX", help="override vision.model for our pipeline")
     ap.add_argument("--naive-model", metavar="PT_OR_ONNX",
-                    help="weights for the ultralytics baseline (default: the .pt beside the ONNX, else the ONNX)")
+                    help="weights for the ultralytics baseline (default: the .pt beside the ONNX, that of the float "
+                         "file for an -int8 twin, else the ONNX)")
     ap.add_argument("--skip-naive", action="store_true", help="measure only our pipeline")
     ap.add_argument("--opencv-threads", type=int, metavar="N",
                     help="override vision.opencv_threads for our pipeline (-1: OpenCV's default pool)")
@@ -247,8 +248,9 @@ def main(argv=None) -> int:
             text = re.sub(r"(?m)^(\s*opencv_threads:\s*)\S+", lambda m: m.group(1) + str(args.opencv_threads), text, count=1)
         run_cfg = work / "bench_config.yaml"
         run_cfg.write_text(text, encoding="utf-8")
-    naive_model = Path(args.naive_model) if args.naive_model else (
-        model.with_suffix(".pt") if model.with_suffix(".pt").exists() else model)
+    # the baseline runs the float weights the pipeline's file comes from (an INT8 twin's: its float .pt)
+    trained = model.with_name(model.stem.removesuffix("-int8") + ".pt")
+    naive_model = Path(args.naive_model) if args.naive_model else (trained if trained.exists() else model)
 
     clip = render_clip(work, args.minutes, args.fps, args.size, args.seed)
     truth = json.loads(clip.with_suffix(".truth.json").read_text())

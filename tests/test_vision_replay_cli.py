@@ -3,6 +3,7 @@ for truncated, corrupt and missing files or a missing model."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,7 +113,8 @@ def test_empty_and_missing_files(tmp_path, short_rules):
 
 
 def test_missing_model_is_a_clear_error(clip, short_rules):
-    text = short_rules.read_text().replace("model: models/garbage-yolo.onnx", "model: /nonexistent/model.onnx")
+    text, n = re.subn(r"(?m)^(\s*model:\s*)\S+", r"\g<1>/nonexistent/model.onnx", short_rules.read_text(), count=1)
+    assert n == 1
     short_rules.write_text(text)
     run = gedge("replay", str(clip), "--config", str(short_rules))
     assert run.returncode == 2, run.stderr

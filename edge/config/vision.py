@@ -63,7 +63,7 @@ class Static(Section):
 
 class Vision(Section):
     backend: Literal["onnx", "ultralytics"] = "onnx"
-    model: str = "models/garbage-yolo.onnx"
+    model: str = "models/garbage-yolo-int8.onnx"  # the float file: models/garbage-yolo.onnx (docs/detector.md)
     imgsz: int = Field(416, ge=64, le=1280)  # the shipped model is trained at 416
     conf: float = Field(0.4, gt=0, lt=1)
     iou: float = Field(0.5, gt=0, lt=1)
