@@ -69,6 +69,11 @@ def source_of(name: str) -> str:
     return name.split(".rf.")[0]
 
 
+def yolo_line(x1: float, y1: float, x2: float, y2: float, cls: int = 0) -> str:
+    """A YOLO label line for a box in 0..1 coordinates."""
+    return f"{cls} {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}"
+
+
 def real_box_lines(label: Path) -> list[str]:
     lines = []
     for row in label.read_text().split("\n"):
@@ -80,7 +85,7 @@ def real_box_lines(label: Path) -> list[str]:
         x1, x2 = max(0.0, min(xs)), min(1.0, max(xs))
         y1, y2 = max(0.0, min(ys)), min(1.0, max(ys))
         if x2 - x1 > 0.004 and y2 - y1 > 0.004:
-            lines.append(f"0 {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}")
+            lines.append(yolo_line(x1, y1, x2, y2))
     return lines
 
 

@@ -35,6 +35,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.vision.detector import Detection  # noqa: E402
+from edge.vision.zones import box_area, intersection  # noqa: E402
+from models.build_dataset import yolo_line  # noqa: E402
 from models.evaluate import iou as box_iou, read_labels  # noqa: E402
 from models.review_sheets import read_review, write_sheets  # noqa: E402
 
@@ -42,28 +44,13 @@ TRAIN_LINKED = ("real_train", "truck_train")  # build_dataset.py's links to the 
 CONTEXT = 0.6  # each side of a candidate's crop shows this much of the box's size again
 
 
-def _area(b) -> float:
-    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
-
-
-def _inter(a, b) -> float:
-    return _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
-
-
 def unexplained(found, labelled, iou: float = 0.3, inside: float = 0.5) -> list:
     """The detections no labelled box explains: IoU below `iou` with every one, and less than
     `inside` of the detection within one (a part of a labelled pile is no missing bag)."""
     out = []
     for d in found:
-        a = _area(d.xyxy)
-        if a <= 0:
-            continue
-        explained = False
-        for b in labelled:
-            if box_iou(d.xyxy, b) >= iou or _inter(d.xyxy, b) / a >= inside:
-                explained = True
-                break
-        if not explained:
+        a = box_area(d.xyxy)
+        if a > 0 and not any(box_iou(d.xyxy, b) >= iou or intersection(d.xyxy, b) / a >= inside for b in labelled):
             out.append(d)
     return out
 
@@ -117,18 +104,13 @@ def propose(data: Path, det, iou: float = 0.3) -> tuple[int, list[tuple[str, np.
     return len(pictures), out
 
 
-def box_line(xyxy) -> str:
-    x1, y1, x2, y2 = xyxy
-    return f"0 {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}"
-
-
 def apply_review(data: Path, verdicts: dict[str, str]) -> dict:
     """The *_completed/ folders and data_complete.yaml; counts of what was added."""
     added: dict[str, list[str]] = {}
     for view, verdict in verdicts.items():
         if verdict == "bag":
             picture, box = parse_view(view)
-            added.setdefault(picture, []).append(box_line(box))
+            added.setdefault(picture, []).append(yolo_line(*box))
     counts = {"bag": sum(map(len, added.values())), "none": sum(v == "none" for v in verdicts.values()),
               "pictures_completed": 0, "linked": 0}
     seen = set()
