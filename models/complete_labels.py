@@ -22,6 +22,12 @@ picture in `real_train_completed/` and `truck_train_completed/` (images linked, 
 written), and `data_complete.yaml` (from `data_hard.yaml` where mine_negatives.py wrote one,
 else `data.yaml`) trains on those folders instead. Validation and held-out pictures are never
 read: their labels stay as published.
+
+With `--eval` the same proposals are made in the real validation and held-out pictures
+(`real_val/`, `real_test/`, `truck_val/`, `truck_test/`), by every `--model` given (a bag two
+models see is one candidate), onto sheets in `labels_added/review_eval/`. Their filled-in review,
+kept as `models/labels-review-eval.csv`, is never written into a label file: evaluate.py reads it
+and reports the real and truck figures a second time with the confirmed bags added.
 """
 from __future__ import annotations
 
@@ -38,9 +44,10 @@ from edge.vision.detector import Detection  # noqa: E402
 from edge.vision.zones import box_area, intersection  # noqa: E402
 from models.build_dataset import yolo_line  # noqa: E402
 from models.evaluate import iou as box_iou, read_labels  # noqa: E402
-from models.review_sheets import read_review, write_sheets  # noqa: E402
+from models.review_sheets import parse_view, read_review, view_name, write_sheets  # noqa: E402
 
 TRAIN_LINKED = ("real_train", "truck_train")  # build_dataset.py's links to the real training pictures
+EVAL_LINKED = ("real_val", "real_test", "truck_val", "truck_test")  # the real validation and held-out ones
 CONTEXT = 0.6  # each side of a candidate's crop shows this much of the box's size again
 
 
@@ -55,20 +62,6 @@ def unexplained(found, labelled, iou: float = 0.3, inside: float = 0.5) -> list:
     return out
 
 
-def view_name(picture: str, xyxy, w: int, h: int) -> str:
-    """`picture@x1;y1;x2;y2` with the box normalized: the review file alone says what to add."""
-    x1, y1, x2, y2 = xyxy
-    return f"{picture}@{x1 / w:.4f};{y1 / h:.4f};{x2 / w:.4f};{y2 / h:.4f}"
-
-
-def parse_view(view: str) -> tuple[str, tuple[float, float, float, float]]:
-    picture, box = view.rsplit("@", 1)
-    x1, y1, x2, y2 = (min(1.0, max(0.0, float(v))) for v in box.split(";"))
-    if x2 <= x1 or y2 <= y1:
-        raise ValueError(f"candidate {view!r}: an empty box")
-    return picture, (x1, y1, x2, y2)
-
-
 def crop_around(img: np.ndarray, xyxy, conf: float) -> tuple[np.ndarray, Detection]:
     """The candidate with its surroundings (4:3 like the sheet's tiles) and its box in the crop."""
     h, w = img.shape[:2]
@@ -81,10 +74,14 @@ def crop_around(img: np.ndarray, xyxy, conf: float) -> tuple[np.ndarray, Detecti
     return img[b:d, a:c].copy(), Detection("garbage_bag", conf, (x1 - a, y1 - b, x2 - a, y2 - b))
 
 
-def propose(data: Path, det, iou: float = 0.3) -> tuple[int, list[tuple[str, np.ndarray, list]]]:
-    """(pictures seen, [(candidate name, crop, [its box])]) for every unexplained garbage_bag."""
+def propose(data: Path, dets, iou: float = 0.3, folders: tuple[str, ...] = TRAIN_LINKED
+            ) -> tuple[int, list[tuple[str, np.ndarray, list]]]:
+    """(pictures seen, [(candidate name, crop, [its box])]) for every unexplained garbage_bag that
+    one of the models `dets` (one or several) sees; where two propose the same bag (IoU 0.5) the
+    more confident box stands."""
+    dets = dets if isinstance(dets, (list, tuple)) else [dets]
     labels = {}
-    for folder in TRAIN_LINKED:
+    for folder in folders:
         images = data / folder / "images"
         for img in sorted(images.iterdir()) if images.is_dir() else []:
             labels.setdefault(img.resolve(), data / folder / "labels" / f"{img.stem}.txt")
@@ -95,8 +92,13 @@ def propose(data: Path, det, iou: float = 0.3) -> tuple[int, list[tuple[str, np.
         if img is None:
             continue
         h, w = img.shape[:2]
-        found = [d for d in det.detect(img) if d.cls == "garbage_bag"]
-        for d in sorted(unexplained(found, read_labels(labels[picture], w, h), iou), key=lambda d: -d.conf):
+        labelled = read_labels(labels[picture], w, h)
+        found = [d for det in dets for d in unexplained([d for d in det.detect(img) if d.cls == "garbage_bag"], labelled, iou)]
+        kept: list = []
+        for d in sorted(found, key=lambda d: -d.conf):
+            if all(box_iou(d.xyxy, k.xyxy) < 0.5 for k in kept):
+                kept.append(d)
+        for d in kept:
             crop, box = crop_around(img, d.xyxy, d.conf)
             out.append((view_name(picture.name, d.xyxy, w, h), crop, [box]))
         if n % 200 == 0:
@@ -147,7 +149,11 @@ def apply_review(data: Path, verdicts: dict[str, str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path("data/garbage"), help="dataset folder from build_dataset.py")
-    ap.add_argument("--model", type=Path, default=Path("models/garbage-yolo.onnx"), help="ONNX model that proposes")
+    ap.add_argument("--model", type=Path, action="append", default=None,
+                    help="ONNX model that proposes (repeat: several models propose; default models/garbage-yolo.onnx)")
+    ap.add_argument("--eval", action="store_true",
+                    help="propose in the real validation and held-out pictures instead (their review is read by "
+                         "evaluate.py --completions; their labels are never rewritten)")
     ap.add_argument("--imgsz", type=int, default=416)
     ap.add_argument("--conf", type=float, default=0.3, help="a garbage_bag at this confidence is proposed")
     ap.add_argument("--iou", type=float, default=0.3, help="a proposal this close to a labelled bag is that bag")
@@ -157,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "data.yaml").is_file():
         print(f"complete_labels: {data / 'data.yaml'} not found: build the dataset first (models/build_dataset.py)",
               file=sys.stderr)
+        return 2
+    if args.review and args.eval:
+        print("complete_labels: --review adds to the training labels only; evaluate.py --completions reads the "
+              "review of the evaluation pictures", file=sys.stderr)
         return 2
     if args.review:
         try:
@@ -175,16 +185,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from edge.vision.detector import load_detector
 
-    det = load_detector("onnx", args.model, imgsz=args.imgsz, conf=args.conf, iou=0.5, threads=2)
-    seen, found = propose(data, det, args.iou)
-    sheets = write_sheets(found, data / "labels_added" / "review", cols=6, rows=4, tile_size=(300, 225))  # crops: small tiles do
-    print(json.dumps({"model": str(args.model), "conf": args.conf, "iou": args.iou, "pictures": seen,
-                      "candidates": len(found)}), flush=True)
-    print(f"{len(found)} candidates in {seen} training pictures: look at the {sheets} sheets in "
-          f"{data / 'labels_added' / 'review'}, fill in review.csv (bag: a bag the labels missed; none), "
-          f"then run again with --review", flush=True)
+    models = args.model or [Path("models/garbage-yolo.onnx")]
+    dets = [load_detector("onnx", m, imgsz=args.imgsz, conf=args.conf, iou=0.5, threads=2) for m in models]
+    folders, which, out = (EVAL_LINKED, "evaluation", "review_eval") if args.eval else (TRAIN_LINKED, "training", "review")
+    seen, found = propose(data, dets, args.iou, folders)
+    sheets = write_sheets(found, data / "labels_added" / out, cols=6, rows=4, tile_size=(300, 225))  # crops: small tiles do
+    print(json.dumps({"model": [str(m) for m in models], "conf": args.conf, "iou": args.iou, "pictures": seen,
+                      "candidates": len(found), "folders": list(folders)}), flush=True)
+    then = ("keep it as models/labels-review-eval.csv: evaluate.py reads it (--completions)" if args.eval
+            else "then run again with --review")
+    print(f"{len(found)} candidates in {seen} {which} pictures: look at the {sheets} sheets in "
+          f"{data / 'labels_added' / out}, fill in review.csv (bag: a bag the labels missed; none), {then}", flush=True)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

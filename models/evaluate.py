@@ -13,6 +13,11 @@ sets no training picture and no weight choice ever saw:
    bag-free crops of them): the share with a false bag at the deployed confidence; and the
    same share among those a person reviewed as holding no bag (`models/clean-review.csv`:
    the sets do not label every bag of a pile, so a fifth of these pictures still show one).
+4. with `models/labels-review-eval.csv` there (`--completions`): the real and truck figures again,
+   with the bags a person found missing from those sets' labels added (the published labels mark
+   a pile's bags only in part, so every unlabelled bag a model finds counts against its precision).
+   The candidates come from models (complete_labels.py --eval), so a bag no model proposed stays
+   unlabelled: the published figures stay the headline, these say how far labels explain the gap.
 `--full-sim` adds per-class sim mAP (ultralytics' validator). Several `--model`s are compared
 side by side in one run; prints JSON and a markdown table, `--json FILE` keeps the numbers.
 
@@ -35,7 +40,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from edge.vision.detector import load_detector  # noqa: E402
-from models.review_sheets import read_review  # noqa: E402
+from models.review_sheets import parse_view, read_review  # noqa: E402
 
 CLASSES = ("garbage_bag", "bin", "person")
 
@@ -58,10 +63,9 @@ def read_labels(label: Path, w: int, h: int, cls: int = 0) -> list[tuple[float, 
     return out
 
 
-def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5) -> list[dict]:
-    """Per picture of folder: its garbage_bag count and each detected bag as (confidence, whether it
-    matched a label at IoU 0.5), matched greedily from the most confident. One inference per
-    picture, so several subsets of a folder are scored from one pass."""
+def detected(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5) -> list[dict]:
+    """Per picture of folder: its name, its source file's name, its labelled bags and the detected
+    ones (confidence, box). One inference per picture: every way of scoring them reads this."""
     det = load_detector("onnx", model, imgsz=imgsz, conf=conf_floor, iou=nms_iou, threads=2)
     pictures = []
     for img_path in sorted((folder / "images").iterdir()):
@@ -69,21 +73,49 @@ def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float 
         if img is None:
             continue
         h, w = img.shape[:2]
-        gts = read_labels(folder / "labels" / (img_path.stem + ".txt"), w, h)
+        pictures.append({"name": img_path.name, "source": img_path.resolve().name, "size": (w, h),
+                         "gts": read_labels(folder / "labels" / (img_path.stem + ".txt"), w, h),
+                         "dets": [(d.conf, d.xyxy) for d in det.detect(img) if d.cls == "garbage_bag"]})
+    return pictures
+
+
+def scored(pictures: list[dict], completions: dict[str, list] | None = None) -> list[dict]:
+    """Per picture its garbage_bag count and each detected bag as (confidence, whether it matched a
+    label at IoU 0.5), matched greedily from the most confident. `completions` (source file name ->
+    normalized boxes a person confirmed, read_completions) join the published labels."""
+    out = []
+    for p in pictures:
+        w, h = p["size"]
+        gts = p["gts"] + [(x1 * w, y1 * h, x2 * w, y2 * h) for x1, y1, x2, y2 in (completions or {}).get(p["source"], [])]
         used = [False] * len(gts)
-        scored = []
-        for d in sorted((d for d in det.detect(img) if d.cls == "garbage_bag"), key=lambda d: -d.conf):
+        marks = []
+        for conf, box in sorted(p["dets"], key=lambda d: -d[0]):
             best, bi = 0.0, -1
             for i, g in enumerate(gts):
                 if not used[i]:
-                    v = iou(d.xyxy, g)
+                    v = iou(box, g)
                     if v > best:
                         best, bi = v, i
             if best >= 0.5:
                 used[bi] = True
-            scored.append((d.conf, best >= 0.5))
-        pictures.append({"name": img_path.name, "gt": len(gts), "scored": scored})
-    return pictures
+            marks.append((conf, best >= 0.5))
+        out.append({"name": p["name"], "gt": len(gts), "scored": marks})
+    return out
+
+
+def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5) -> list[dict]:
+    return scored(detected(folder, model, imgsz, conf_floor, nms_iou))
+
+
+def read_completions(path: Path) -> dict[str, list]:
+    """The bags a person confirmed in the validation and held-out pictures (complete_labels.py --eval,
+    then review.csv filled in): source file name -> normalized boxes."""
+    out: dict[str, list] = {}
+    for view, verdict in read_review(path).items():
+        if verdict == "bag":
+            picture, box = parse_view(view)
+            out.setdefault(picture, []).append(box)
+    return out
 
 
 def pr_curve(pictures: list[dict]) -> dict:
@@ -171,9 +203,12 @@ def bag_figures(sw: dict, conf: float) -> dict:
 
 
 def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, clean_review: dict | None = None,
-             nms_iou: float = 0.5) -> dict:
-    """Every held-out figure of one model file (garbage_bag with our onnx backend; per-class sim mAP with --full-sim)."""
+             nms_iou: float = 0.5, completions: dict | None = None) -> dict:
+    """Every held-out figure of one model file (garbage_bag with our onnx backend; per-class sim mAP with
+    --full-sim). With completions, the real and truck figures again with the confirmed bags added to
+    the labels (`…_completed`), from the same detections."""
     report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou}
+    labels = {"": None} | ({"_completed": completions} if completions is not None else {})
     if full_sim:
         report["sim_map"] = {"all": sim_map(model, data / "sim_test.yaml", imgsz)}
     if (data / "sim_test").is_dir():
@@ -185,29 +220,37 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, c
         subsets = {"all": None,
                    "valid_test_photos": lambda n: n[len("real_"):].split(".rf.")[0] not in from_train,
                    "train_split_sources": lambda n: n[len("real_"):].split(".rf.")[0] in from_train}
-        report["real_heldout"] = {}
-        pictures = matched_detections(real, model, imgsz, nms_iou=nms_iou)
-        for name, only in subsets.items():
-            chosen = [p for p in pictures if only is None or only(p["name"])]
-            if chosen:
-                report["real_heldout"][name] = bag_figures(pr_curve(chosen), conf)
+        found = detected(real, model, imgsz, nms_iou=nms_iou)
+        for suffix, added in labels.items():
+            pictures = scored(found, added)
+            report["real_heldout" + suffix] = {}
+            for name, only in subsets.items():
+                chosen = [p for p in pictures if only is None or only(p["name"])]
+                if chosen:
+                    report["real_heldout" + suffix][name] = bag_figures(pr_curve(chosen), conf)
     if (data / "truck_test").is_dir():
-        report["truck_heldout"] = bag_figures(pr_sweep(data / "truck_test", model, imgsz, nms_iou), conf)
+        found = detected(data / "truck_test", model, imgsz, nms_iou=nms_iou)
+        for suffix, added in labels.items():
+            report["truck_heldout" + suffix] = bag_figures(pr_curve(scored(found, added)), conf)
     if (data / "clean_test").is_dir():
         report["clean_heldout"] = clean_rate(data / "clean_test", model, imgsz, conf, clean_review, nms_iou)
     return report
 
 
 VAL_SETS = ("sim_val", "real_val", "truck_val")
+COMPLETED_SETS = ("real_val", "truck_val")  # the simulator labels every bag: nothing to complete there
 
 
 def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float, clean_review: dict | None = None,
-                        nms_iou: float = 0.5) -> dict:
+                        nms_iou: float = 0.5, completions: dict | None = None) -> dict:
     """The same garbage_bag figures on the validation sets (for choosing; never reported as held out)."""
     report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "split": "val"}
     for name in VAL_SETS:
         if (data / name).is_dir():
-            report[name] = bag_figures(pr_sweep(data / name, model, imgsz, nms_iou), conf)
+            found = detected(data / name, model, imgsz, nms_iou=nms_iou)
+            report[name] = bag_figures(pr_curve(scored(found)), conf)
+            if completions is not None and name in COMPLETED_SETS:
+                report[name + "_completed"] = bag_figures(pr_curve(scored(found, completions)), conf)
     if (data / "clean_val").is_dir():
         report["clean_val"] = clean_rate(data / "clean_val", model, imgsz, conf, clean_review, nms_iou)
     return report
@@ -234,7 +277,8 @@ def _column(r: dict) -> str:
 
 
 def validation_table(reports: list[dict]) -> str:
-    rows = [(f"{name}: {label}", (name, *keys)) for name in VAL_SETS
+    sets = [*VAL_SETS] + [f"{n}_completed" for n in COMPLETED_SETS if any(f"{n}_completed" in r for r in reports)]
+    rows = [(f"{name.replace('_completed', ', labels completed')}: {label}", (name, *keys)) for name in sets
             for label, keys in (("AP50", ("ap50",)), ("best recall at P ≥ 0.85", ("best_recall_at_p85", "recall")))]
     rows += [("clean_val: pictures with a false bag", ("clean_val", "false_bag_rate")),
              ("clean_val: same, pictures reviewed bag-free", ("clean_val", "reviewed", "false_bag_rate"))]
@@ -258,6 +302,16 @@ def table(reports: list[dict]) -> str:
         ("clean pictures with a false bag", ("clean_heldout", "false_bag_rate")),
         ("same, pictures reviewed bag-free", ("clean_heldout", "reviewed", "false_bag_rate")),
     ]
+    if any("real_heldout_completed" in r for r in reports):
+        rows += [
+            ("real held-out (all), labels completed: AP50", ("real_heldout_completed", "all", "ap50")),
+            ("same, best recall at P ≥ 0.85", ("real_heldout_completed", "all", "best_recall_at_p85", "recall")),
+            ("real valid+test photos, labels completed: AP50", ("real_heldout_completed", "valid_test_photos", "ap50")),
+            ("same, best recall at P ≥ 0.85",
+             ("real_heldout_completed", "valid_test_photos", "best_recall_at_p85", "recall")),
+            ("truck held-out, labels completed: AP50", ("truck_heldout_completed", "ap50")),
+            ("same, best recall at P ≥ 0.85", ("truck_heldout_completed", "best_recall_at_p85", "recall")),
+        ]
     return _markdown("garbage_bag", lambda r: _column(r) + f" (conf {r['conf']})", rows, reports)
 
 
@@ -277,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers to this file")
     ap.add_argument("--clean-review", type=Path, default=HERE / "clean-review.csv",
                     help="verdicts on the clean pictures (models/review_sheets.py); also the rate on the bag-free ones")
+    ap.add_argument("--completions", type=Path, default=HERE / "labels-review-eval.csv",
+                    help="bags a person found missing from the real validation and held-out labels "
+                         "(complete_labels.py --eval): the real and truck figures again with them added")
     args = ap.parse_args(argv)
     models = args.model or [Path("models/garbage-yolo.onnx")]
     def per_model(values: list | None, default, flag: str) -> list:
@@ -289,10 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = per_model(args.imgsz, 416, "--imgsz")
     ious = per_model(args.iou, 0.5, "--iou")
     review = read_review(args.clean_review) if args.clean_review.is_file() else None
+    completions = read_completions(args.completions) if args.completions.is_file() else None
     if args.split == "val":
-        reports = [evaluate_validation(m, args.data, z, c, review, i) for m, z, c, i in zip(models, sizes, confs, ious)]
+        reports = [evaluate_validation(m, args.data, z, c, review, i, completions)
+                   for m, z, c, i in zip(models, sizes, confs, ious)]
     else:
-        reports = [evaluate(m, args.data, z, c, args.full_sim, review, i)
+        reports = [evaluate(m, args.data, z, c, args.full_sim, review, i, completions)
                    for m, z, c, i in zip(models, sizes, confs, ious)]
     print(json.dumps(reports, indent=2))
     print(validation_table(reports) if args.split == "val" else table(reports))

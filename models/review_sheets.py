@@ -54,6 +54,20 @@ def write_sheets(pictures: list, folder: Path, cols: int = SHEET_COLS, rows: int
     return (len(pictures) + per - 1) // per
 
 
+def view_name(picture: str, xyxy, w: int, h: int) -> str:
+    """`picture@x1;y1;x2;y2` with the box normalized: the review file alone says what to add."""
+    x1, y1, x2, y2 = xyxy
+    return f"{picture}@{x1 / w:.4f};{y1 / h:.4f};{x2 / w:.4f};{y2 / h:.4f}"
+
+
+def parse_view(view: str) -> tuple[str, tuple[float, float, float, float]]:
+    picture, box = view.rsplit("@", 1)
+    x1, y1, x2, y2 = (min(1.0, max(0.0, float(v))) for v in box.split(";"))
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f"candidate {view!r}: an empty box")
+    return picture, (x1, y1, x2, y2)
+
+
 def read_review(path: Path) -> dict[str, str]:
     """view -> verdict; a verdict other than none/bag is an error (a typo must not train on a bag)."""
     verdicts = {}

@@ -43,3 +43,19 @@ def test_more_rounds_than_runs_is_one_run_per_round():
     clock, calls = Clock(), []
     (only,) = time_side_by_side([FakeDetector("a", 10.0, clock, calls)], None, runs=2, rounds=5, warmup=0, clock=clock)
     assert calls == ["a", "a"] and len(only["round_ms"]) == 2
+
+
+def test_int8_latency_times_each_candidate_against_the_float_file():
+    """bench/int8_latency.py --also: every candidate gets its own row against the one float file."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(repo / "bench" / "int8_latency.py"), "--rounds", "1", "--runs", "1",
+                          "--threads", "1", "--imgsz", "256", "--also", str(repo / "models" / "garbage-yolo.onnx"), "--json"],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["int8"] for r in rows] == ["garbage-yolo-int8.onnx", "garbage-yolo.onnx"]
+    assert all(r["float_ms"] == rows[0]["float_ms"] > 0 and r["int8_ms"] > 0 and r["imgsz"] == 256 for r in rows)

@@ -120,3 +120,18 @@ def test_part_of_a_labelled_pile_is_explained_but_a_neighbour_is_not():
 def test_a_candidate_name_round_trips_its_box():
     name = cl.view_name("IMG_7.rf.ab.jpg", (10.0, 20.0, 50.0, 80.0), 200, 100)
     assert cl.parse_view(name) == ("IMG_7.rf.ab.jpg", (0.05, 0.2, 0.25, 0.8))
+
+
+def test_eval_mode_proposes_in_the_validation_pictures_and_never_rewrites_them(tmp_path, monkeypatch, capsys):
+    data = _dataset(tmp_path)
+    monkeypatch.setattr("edge.vision.detector.load_detector", lambda *a, **k: WhiteSeer())
+    assert cl.main(["--data", str(data), "--eval", "--model", "a.onnx", "--model", "b.onnx"]) == 0
+    rows = (data / "labels_added" / "review_eval" / "review.csv").read_text().splitlines()
+    # the validation picture's unlabelled bag, once although two models proposed it; no training picture
+    assert [r.split(",")[1] for r in rows[1:]] == ["val.jpg@0.6000;0.6000;0.8000;0.8000"]
+    assert not (data / "labels_added" / "review").exists()
+    review = tmp_path / "r.csv"
+    review.write_text(rows[0] + "\n" + rows[1] + "bag\n")
+    assert cl.main(["--data", str(data), "--eval", "--review", str(review)]) == 2
+    assert "evaluate.py --completions" in capsys.readouterr().err
+    assert (data / "real_val" / "labels" / "real_val_0.txt").read_text() == "0 0.2 0.2 0.2 0.2\n"

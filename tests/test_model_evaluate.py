@@ -101,3 +101,18 @@ def test_each_model_is_run_with_its_own_nms_iou(evaluate, tmp_path, monkeypatch,
                           "--iou", "0.5", "--iou", "0.7", "--clean-review", str(tmp_path / "none.csv")]) == 0
     assert sorted(set(asked)) == [("a.onnx", 0.5), ("b.onnx", 0.7)]
     assert "| b.onnx @416 NMS 0.7 |" in capsys.readouterr().out
+
+
+def test_confirmed_missing_bags_join_the_labels_of_their_source_picture(evaluate, tmp_path):
+    # a pile of two bags, one labelled; the model finds both: a false bag as published, a hit once confirmed
+    picture = {"name": "real_pile_0.jpg", "source": "pile.jpg", "size": (200, 100),
+               "gts": [(0.0, 0.0, 50.0, 50.0)], "dets": [(0.9, (1.0, 1.0, 50.0, 50.0)), (0.8, (100.0, 50.0, 150.0, 100.0))]}
+    review = tmp_path / "review.csv"
+    review.write_text("index,view,max_conf,verdict\n0,pile.jpg@0.5000;0.5000;0.7500;1.0000,0.8,bag\n"
+                      "1,pile.jpg@0.0000;0.6000;0.1000;0.9000,0.5,none\n2,other.jpg@0.1;0.1;0.2;0.2,0.4,bag\n")
+    completions = evaluate.read_completions(review)
+    assert completions == {"pile.jpg": [(0.5, 0.5, 0.75, 1.0)], "other.jpg": [(0.1, 0.1, 0.2, 0.2)]}
+    published, completed = evaluate.scored([picture]), evaluate.scored([picture], completions)
+    assert published == [{"name": "real_pile_0.jpg", "gt": 1, "scored": [(0.9, True), (0.8, False)]}]
+    assert completed == [{"name": "real_pile_0.jpg", "gt": 2, "scored": [(0.9, True), (0.8, True)]}]
+    assert evaluate.pr_curve(completed)["ap50"] == pytest.approx(1.0)

@@ -119,6 +119,22 @@ def test_int8_twin_from_a_toy_model(tmp_path):
     assert [(Path(r["model"]).name, r["imgsz"], r["split"]) for r in rows] == [("toy.onnx", 64, "val"), ("toy-int8.onnx", 96, "val")]
     assert all("sim_val" in r and 0.0 <= r["sim_val"]["ap50"] <= 1.0 and "sim_heldout" not in r for r in rows)
 
+    # quant_error.py: per-layer float against INT8 error; full-range weights are closer to float
+    # than 7-bit ones from the first conv on (the activations' ranges are the same)
+    full = tmp_path / "toy-int8-full.onnx"
+    script("quantize.py", str(onnx), "--calib", str(out), "--imgsz", "64", "--count", "6", "--weights", "int8",
+           "--out", str(full))
+
+    def first_layers(model: Path) -> dict[int, float]:
+        run = script("quant_error.py", str(onnx), str(model), "--pictures", str(out / "sim_val" / "images"),
+                     "--count", "2", "--imgsz", "64")
+        rows = [line.split() for line in run.stdout.splitlines()[1:]]
+        return {int(r[1]): float(r[2]) for r in rows}
+
+    seven, eight = first_layers(int8), first_layers(full)
+    assert sorted(seven) == list(range(len(seven))) and len(seven) > 20
+    assert eight[0] > seven[0]
+
 
 def test_the_frozen_backbone_learns_again_after_its_epochs():
     import torch
