@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Missing bag labels in the real training pictures: proposed by a model, confirmed by a person.
+"""Missing bag labels in the real pictures: proposed by a model, confirmed by a person.
 
     python models/complete_labels.py --data data/garbage --model models/garbage-yolo.onnx
     # look at data/garbage/labels_added/review/sheet_*.png, fill in review.csv, keep it as
@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(found)} candidates in {seen} {which} pictures: look at the {sheets} sheets in "
           f"{data / 'labels_added' / out}, fill in review.csv (bag: a bag the labels missed; none), {then}", flush=True)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

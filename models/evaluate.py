@@ -104,6 +104,7 @@ def scored(pictures: list[dict], completions: dict[str, list] | None = None) -> 
 
 
 def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5) -> list[dict]:
+    """scored(detected(…)): the folder's pictures against their published labels."""
     return scored(detected(folder, model, imgsz, conf_floor, nms_iou))
 
 
@@ -346,7 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     sizes = per_model(args.imgsz, 416, "--imgsz")
     ious = per_model(args.iou, 0.5, "--iou")
     review = read_review(args.clean_review) if args.clean_review.is_file() else None
-    completions = read_completions(args.completions) if args.completions.is_file() else None
+    try:
+        completions = read_completions(args.completions) if args.completions.is_file() else None
+    except (OSError, ValueError, KeyError) as e:
+        print(f"evaluate: {args.completions}: {e}", file=sys.stderr)
+        return 2
     if args.split == "val":
         reports = [evaluate_validation(m, args.data, z, c, review, i, completions)
                    for m, z, c, i in zip(models, sizes, confs, ious)]

@@ -116,3 +116,10 @@ def test_confirmed_missing_bags_join_the_labels_of_their_source_picture(evaluate
     assert published == [{"name": "real_pile_0.jpg", "gt": 1, "scored": [(0.9, True), (0.8, False)]}]
     assert completed == [{"name": "real_pile_0.jpg", "gt": 2, "scored": [(0.9, True), (0.8, True)]}]
     assert evaluate.pr_curve(completed)["ap50"] == pytest.approx(1.0)
+
+
+def test_a_broken_completions_file_is_one_clear_line(evaluate, tmp_path, capsys):
+    bad = tmp_path / "review.csv"
+    bad.write_text("index,view,max_conf,verdict\n0,a.jpg@0.5;0.5;0.4;0.9,0.3,bag\n")
+    assert evaluate.main(["--data", str(tmp_path), "--completions", str(bad)]) == 2
+    assert "an empty box" in capsys.readouterr().err
