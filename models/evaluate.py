@@ -40,6 +40,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from edge.vision.detector import load_detector  # noqa: E402
+from edge.vision.zones import box_area, intersection  # noqa: E402
 from models.review_sheets import parse_view, read_review  # noqa: E402
 
 CLASSES = ("garbage_bag", "bin", "person")
@@ -63,9 +64,26 @@ def read_labels(label: Path, w: int, h: int, cls: int = 0) -> list[tuple[float, 
     return out
 
 
-def detected(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5) -> list[dict]:
+def drop_inside(dets: list, share: float | None) -> list:
+    """(confidence, box) detections without those lying `share` or more inside a more confident
+    one (a second box within a boxed bag); None keeps all. The most confident box always stays,
+    so the false-bag rates of clean pictures cannot change."""
+    if share is None:
+        return dets
+    kept: list = []
+    for conf, box in sorted(dets, key=lambda d: -d[0]):
+        area = box_area(box)
+        if area > 0 and any(intersection(box, k) / area >= share for _, k in kept):
+            continue
+        kept.append((conf, box))
+    return kept
+
+
+def detected(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5,
+             inside: float | None = None) -> list[dict]:
     """Per picture of folder: its name, its source file's name, its labelled bags and the detected
-    ones (confidence, box). One inference per picture: every way of scoring them reads this."""
+    ones (confidence, box; drop_inside(…, inside)). One inference per picture: every way of
+    scoring them reads this."""
     det = load_detector("onnx", model, imgsz=imgsz, conf=conf_floor, iou=nms_iou, threads=2)
     pictures = []
     for img_path in sorted((folder / "images").iterdir()):
@@ -75,7 +93,7 @@ def detected(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nm
         h, w = img.shape[:2]
         pictures.append({"name": img_path.name, "source": img_path.resolve().name, "size": (w, h),
                          "gts": read_labels(folder / "labels" / (img_path.stem + ".txt"), w, h),
-                         "dets": [(d.conf, d.xyxy) for d in det.detect(img) if d.cls == "garbage_bag"]})
+                         "dets": drop_inside([(d.conf, d.xyxy) for d in det.detect(img) if d.cls == "garbage_bag"], inside)})
     return pictures
 
 
@@ -103,9 +121,10 @@ def scored(pictures: list[dict], completions: dict[str, list] | None = None) -> 
     return out
 
 
-def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5) -> list[dict]:
+def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5,
+                       inside: float | None = None) -> list[dict]:
     """scored(detected(…)): the folder's pictures against their published labels."""
-    return scored(detected(folder, model, imgsz, conf_floor, nms_iou))
+    return scored(detected(folder, model, imgsz, conf_floor, nms_iou, inside))
 
 
 def read_completions(path: Path) -> dict[str, list]:
@@ -138,8 +157,8 @@ def pr_curve(pictures: list[dict]) -> dict:
     return {"images": len(pictures), "gt": n_gt, "confs": confs, "prec": prec, "rec": rec, "ap50": ap}
 
 
-def pr_sweep(folder: Path, model: Path, imgsz: int, nms_iou: float = 0.5) -> dict:
-    return pr_curve(matched_detections(folder, model, imgsz, nms_iou=nms_iou))
+def pr_sweep(folder: Path, model: Path, imgsz: int, nms_iou: float = 0.5, inside: float | None = None) -> dict:
+    return pr_curve(matched_detections(folder, model, imgsz, nms_iou=nms_iou, inside=inside))
 
 
 def at_conf(sweep: dict, conf: float) -> dict:
@@ -204,16 +223,16 @@ def bag_figures(sw: dict, conf: float) -> dict:
 
 
 def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, clean_review: dict | None = None,
-             nms_iou: float = 0.5, completions: dict | None = None) -> dict:
+             nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None) -> dict:
     """Every held-out figure of one model file (garbage_bag with our onnx backend; per-class sim mAP with
     --full-sim). With completions, the real and truck figures again with the confirmed bags added to
     the labels (`…_completed`), from the same detections."""
-    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou}
+    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "drop_inside": inside}
     labels = {"": None} | ({"_completed": completions} if completions is not None else {})
     if full_sim:
         report["sim_map"] = {"all": sim_map(model, data / "sim_test.yaml", imgsz)}
     if (data / "sim_test").is_dir():
-        report["sim_heldout"] = bag_figures(pr_sweep(data / "sim_test", model, imgsz, nms_iou), conf)
+        report["sim_heldout"] = bag_figures(pr_sweep(data / "sim_test", model, imgsz, nms_iou, inside), conf)
     real = data / "real_test"
     if real.is_dir():
         manifest = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").is_file() else {}
@@ -221,7 +240,7 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, c
         subsets = {"all": None,
                    "valid_test_photos": lambda n: n[len("real_"):].split(".rf.")[0] not in from_train,
                    "train_split_sources": lambda n: n[len("real_"):].split(".rf.")[0] in from_train}
-        found = detected(real, model, imgsz, nms_iou=nms_iou)
+        found = detected(real, model, imgsz, nms_iou=nms_iou, inside=inside)
         for suffix, added in labels.items():
             pictures = scored(found, added)
             report["real_heldout" + suffix] = {}
@@ -230,7 +249,7 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, c
                 if chosen:
                     report["real_heldout" + suffix][name] = bag_figures(pr_curve(chosen), conf)
     if (data / "truck_test").is_dir():
-        found = detected(data / "truck_test", model, imgsz, nms_iou=nms_iou)
+        found = detected(data / "truck_test", model, imgsz, nms_iou=nms_iou, inside=inside)
         for suffix, added in labels.items():
             report["truck_heldout" + suffix] = bag_figures(pr_curve(scored(found, added)), conf)
     if (data / "clean_test").is_dir():
@@ -243,12 +262,13 @@ COMPLETED_SETS = ("real_val", "truck_val")  # the simulator labels every bag: no
 
 
 def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float, clean_review: dict | None = None,
-                        nms_iou: float = 0.5, completions: dict | None = None) -> dict:
+                        nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None) -> dict:
     """The same garbage_bag figures on the validation sets (for choosing; never reported as held out)."""
-    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "split": "val"}
+    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "drop_inside": inside,
+                    "split": "val"}
     for name in VAL_SETS:
         if (data / name).is_dir():
-            found = detected(data / name, model, imgsz, nms_iou=nms_iou)
+            found = detected(data / name, model, imgsz, nms_iou=nms_iou, inside=inside)
             report[name] = bag_figures(pr_curve(scored(found)), conf)
             if completions is not None and name in COMPLETED_SETS:
                 report[name + "_completed"] = bag_figures(pr_curve(scored(found, completions)), conf)
@@ -273,8 +293,9 @@ def _markdown(title: str, column, rows: list[tuple[str, tuple]], reports: list[d
 
 def _column(r: dict) -> str:
     """A report's column head: the file, its input size, and the NMS IoU where it is not the default."""
-    nms = r.get("nms_iou", 0.5)
-    return f"{Path(r['model']).name} @{r['imgsz']}" + (f" NMS {nms}" if nms != 0.5 else "")
+    nms, inside = r.get("nms_iou", 0.5), r.get("drop_inside")
+    return (f"{Path(r['model']).name} @{r['imgsz']}" + (f" NMS {nms}" if nms != 0.5 else "")
+            + (f" inside {inside}" if inside is not None else ""))
 
 
 def validation_table(reports: list[dict]) -> str:
@@ -335,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--completions", type=Path, default=HERE / "labels-review-eval.csv",
                     help="bags a person found missing from the real validation and held-out labels "
                          "(complete_labels.py --eval): the real and truck figures again with them added")
+    ap.add_argument("--drop-inside", type=float, action="append",
+                    help="drop each box lying this share or more inside a more confident one (one per --model "
+                         "or one for all; 0 keeps every box, the product's behaviour)")
     args = ap.parse_args(argv)
     models = args.model or [Path("models/garbage-yolo.onnx")]
     def per_model(values: list | None, default, flag: str) -> list:
@@ -346,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     confs = per_model(args.conf, 0.4, "--conf")
     sizes = per_model(args.imgsz, 416, "--imgsz")
     ious = per_model(args.iou, 0.5, "--iou")
+    insides = [v or None for v in per_model(args.drop_inside, 0.0, "--drop-inside")]
     review = read_review(args.clean_review) if args.clean_review.is_file() else None
     try:
         completions = read_completions(args.completions) if args.completions.is_file() else None
@@ -353,11 +378,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate: {args.completions}: {e}", file=sys.stderr)
         return 2
     if args.split == "val":
-        reports = [evaluate_validation(m, args.data, z, c, review, i, completions)
-                   for m, z, c, i in zip(models, sizes, confs, ious)]
+        reports = [evaluate_validation(m, args.data, z, c, review, i, completions, d)
+                   for m, z, c, i, d in zip(models, sizes, confs, ious, insides)]
     else:
-        reports = [evaluate(m, args.data, z, c, args.full_sim, review, i, completions)
-                   for m, z, c, i in zip(models, sizes, confs, ious)]
+        reports = [evaluate(m, args.data, z, c, args.full_sim, review, i, completions, d)
+                   for m, z, c, i, d in zip(models, sizes, confs, ious, insides)]
     print(json.dumps(reports, indent=2))
     print(validation_table(reports) if args.split == "val" else table(reports))
     if args.json:

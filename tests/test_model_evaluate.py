@@ -123,3 +123,11 @@ def test_a_broken_completions_file_is_one_clear_line(evaluate, tmp_path, capsys)
     bad.write_text("index,view,max_conf,verdict\n0,a.jpg@0.5;0.5;0.4;0.9,0.3,bag\n")
     assert evaluate.main(["--data", str(tmp_path), "--completions", str(bad)]) == 2
     assert "an empty box" in capsys.readouterr().err
+
+
+def test_a_box_mostly_inside_a_more_confident_one_is_dropped_only_when_asked(evaluate):
+    big, inner, beside = (0.9, (0.0, 0.0, 100.0, 100.0)), (0.6, (10.0, 10.0, 50.0, 95.0)), (0.7, (80.0, 0.0, 140.0, 60.0))
+    assert evaluate.drop_inside([inner, big, beside], None) == [inner, big, beside]
+    # inner lies wholly within big; beside only a third: it stays
+    assert evaluate.drop_inside([inner, big, beside], 0.9) == [big, beside]
+    assert evaluate.drop_inside([inner, big, beside], 0.3) == [big]
