@@ -20,7 +20,7 @@ ARM boards have no such instruction; the full range (`--weights int8`) suits the
 
 Biases corrected (`models/bias_correction.py`, on by default): the mean shift the rounded weights
 add to each conv's output, measured on the calibration pictures, is taken out of its bias. It
-recovers most of what the 7-bit weights lose, at no cost in speed (`--no-bias-correction`: as
+recovers part of what the 7-bit weights lose, at no cost in speed (`--no-bias-correction`: as
 quantized).
 
 Kept in float: the detection head's decoding after its last convs (DFL, box arithmetic, class
