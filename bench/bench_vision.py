@@ -249,7 +249,9 @@ def main(argv=None) -> int:
         run_cfg = work / "bench_config.yaml"
         run_cfg.write_text(text, encoding="utf-8")
     # the baseline runs the float weights the pipeline's file comes from (an INT8 twin's: its float .pt)
-    trained = model.with_name(model.stem.removesuffix("-int8") + ".pt")
+    from edge.vision.detector import onnx_precisions
+
+    trained = onnx_precisions(model)[0].with_suffix(".pt")
     naive_model = Path(args.naive_model) if args.naive_model else (trained if trained.exists() else model)
 
     clip = render_clip(work, args.minutes, args.fps, args.size, args.seed)

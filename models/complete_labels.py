@@ -40,11 +40,11 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from edge.vision.detector import Detection  # noqa: E402
+from edge.vision.detector import Detection, nms  # noqa: E402
 from edge.vision.zones import box_area, intersection  # noqa: E402
 from models.build_dataset import yolo_line  # noqa: E402
 from models.evaluate import iou as box_iou, read_labels  # noqa: E402
-from models.review_sheets import parse_view, read_review, view_name, write_sheets  # noqa: E402
+from models.review_sheets import confirmed_boxes, read_review, view_name, write_sheets  # noqa: E402
 
 TRAIN_LINKED = ("real_train", "truck_train")  # build_dataset.py's links to the real training pictures
 EVAL_LINKED = ("real_val", "real_test", "truck_val", "truck_test")  # the real validation and held-out ones
@@ -77,9 +77,8 @@ def crop_around(img: np.ndarray, xyxy, conf: float) -> tuple[np.ndarray, Detecti
 def propose(data: Path, dets, iou: float = 0.3, folders: tuple[str, ...] = TRAIN_LINKED
             ) -> tuple[int, list[tuple[str, np.ndarray, list]]]:
     """(pictures seen, [(candidate name, crop, [its box])]) for every unexplained garbage_bag that
-    one of the models `dets` (one or several) sees; where two propose the same bag (IoU 0.5) the
-    more confident box stands."""
-    dets = dets if isinstance(dets, (list, tuple)) else [dets]
+    one of the models `dets` sees; where two propose the same bag (IoU above 0.5) the more
+    confident box stands."""
     labels = {}
     for folder in folders:
         images = data / folder / "images"
@@ -94,11 +93,8 @@ def propose(data: Path, dets, iou: float = 0.3, folders: tuple[str, ...] = TRAIN
         h, w = img.shape[:2]
         labelled = read_labels(labels[picture], w, h)
         found = [d for det in dets for d in unexplained([d for d in det.detect(img) if d.cls == "garbage_bag"], labelled, iou)]
-        kept: list = []
-        for d in sorted(found, key=lambda d: -d.conf):
-            if all(box_iou(d.xyxy, k.xyxy) < 0.5 for k in kept):
-                kept.append(d)
-        for d in kept:
+        keep = nms(np.array([d.xyxy for d in found]).reshape(-1, 4), np.array([d.conf for d in found]), 0.5)
+        for d in (found[i] for i in keep):
             crop, box = crop_around(img, d.xyxy, d.conf)
             out.append((view_name(picture.name, d.xyxy, w, h), crop, [box]))
         if n % 200 == 0:
@@ -108,11 +104,7 @@ def propose(data: Path, dets, iou: float = 0.3, folders: tuple[str, ...] = TRAIN
 
 def apply_review(data: Path, verdicts: dict[str, str]) -> dict:
     """The *_completed/ folders and data_complete.yaml; counts of what was added."""
-    added: dict[str, list[str]] = {}
-    for view, verdict in verdicts.items():
-        if verdict == "bag":
-            picture, box = parse_view(view)
-            added.setdefault(picture, []).append(yolo_line(*box))
+    added = {picture: [yolo_line(*box) for box in boxes] for picture, boxes in confirmed_boxes(verdicts).items()}
     counts = {"bag": sum(map(len, added.values())), "none": sum(v == "none" for v in verdicts.values()),
               "pictures_completed": 0, "linked": 0}
     seen = set()

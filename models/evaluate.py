@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from edge.vision.detector import load_detector  # noqa: E402
 from edge.vision.zones import box_area, intersection  # noqa: E402
-from models.review_sheets import parse_view, read_review  # noqa: E402
+from models.review_sheets import confirmed_boxes, read_review  # noqa: E402
 
 CLASSES = ("garbage_bag", "bin", "person")
 
@@ -130,12 +130,7 @@ def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float 
 def read_completions(path: Path) -> dict[str, list]:
     """The bags a person confirmed in the validation and held-out pictures (complete_labels.py --eval,
     then review.csv filled in): source file name -> normalized boxes."""
-    out: dict[str, list] = {}
-    for view, verdict in read_review(path).items():
-        if verdict == "bag":
-            picture, box = parse_view(view)
-            out.setdefault(picture, []).append(box)
-    return out
+    return confirmed_boxes(read_review(path))
 
 
 def pr_curve(pictures: list[dict]) -> dict:
@@ -292,7 +287,7 @@ def _markdown(title: str, column, rows: list[tuple[str, tuple]], reports: list[d
 
 
 def _column(r: dict) -> str:
-    """A report's column head: the file, its input size, and the NMS IoU where it is not the default."""
+    """A report's column head: the file, its input size, and the NMS IoU and --drop-inside where not the default."""
     nms, inside = r.get("nms_iou", 0.5), r.get("drop_inside")
     return (f"{Path(r['model']).name} @{r['imgsz']}" + (f" NMS {nms}" if nms != 0.5 else "")
             + (f" inside {inside}" if inside is not None else ""))

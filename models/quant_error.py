@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from models.quantize import prepared  # noqa: E402
+from models.quantize import blob_reader, prepared  # noqa: E402
 
 _LAYER = re.compile(r"^/model\.(\d+)/")
 
@@ -43,19 +43,10 @@ def last_per_layer(errors: dict[str, float], order: list[str]) -> list[tuple[int
 
 def layer_errors(float_model: Path, int8_model: Path, blobs: list) -> list[tuple[int, str, float]]:
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader
     from onnxruntime.quantization.qdq_loss_debug import (collect_activations, compute_activation_error,
                                                           create_activation_matching,
                                                           modify_model_output_intermediate_tensors)
     from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.items = iter(blobs)
-
-        def get_next(self):
-            blob = next(self.items, None)
-            return None if blob is None else {"images": blob}
 
     with tempfile.TemporaryDirectory() as tmp:
         pre, f_aug, q_aug = (str(Path(tmp) / n) for n in ("pre.onnx", "float.onnx", "int8.onnx"))
@@ -63,7 +54,8 @@ def layer_errors(float_model: Path, int8_model: Path, blobs: list) -> list[tuple
         quant_pre_process(str(float_model), pre, skip_symbolic_shape=True)
         modify_model_output_intermediate_tensors(pre, f_aug)
         modify_model_output_intermediate_tensors(str(int8_model), q_aug)
-        matched = create_activation_matching(collect_activations(q_aug, Reader()), collect_activations(f_aug, Reader()))
+        matched = create_activation_matching(collect_activations(q_aug, blob_reader(blobs)),
+                                             collect_activations(f_aug, blob_reader(blobs)))
         order = [out for node in onnx.load(pre).graph.node for out in node.output]
     errors = {k: v["xmodel_err"] for k, v in compute_activation_error(matched).items() if "xmodel_err" in v}
     return last_per_layer(errors, order)

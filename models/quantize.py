@@ -91,17 +91,9 @@ OPS = {"conv": ("Conv",), "all": ("Conv", "Sigmoid", "Mul", "Add", "Concat", "Ma
 CALIB_SLICE = 20  # calibration pictures run at a time
 
 
-def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, method: str = "percentile",
-             float_head: bool = False, weights: str = "int8-7bit", ops: str = "all", bias_correction: bool = True) -> int:
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    pictures = calibration_pictures(dataset, count)
-    blobs = [b for b in (prepared(p, imgsz) for p in pictures) if b is not None]
-    if not blobs:
-        raise SystemExit("quantize: no readable calibration picture")
-    slice_ = min(CALIB_SLICE, len(blobs))
-    blobs = blobs[:len(blobs) - len(blobs) % slice_]  # onnxruntime wants whole slices
+def blob_reader(blobs: list[np.ndarray]):
+    """The prepared pictures as an onnxruntime CalibrationDataReader, fed as `images`."""
+    from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         """onnxruntime reads it a slice at a time (CalibStridedMinMax, which serves every method):
@@ -120,11 +112,26 @@ def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, meth
             blob = next(self.items, None)
             return None if blob is None else {"images": blob}
 
+    return Reader()
+
+
+def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, method: str = "percentile",
+             float_head: bool = False, weights: str = "int8-7bit", ops: str = "all", bias_correction: bool = True) -> int:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pictures = calibration_pictures(dataset, count)
+    blobs = [b for b in (prepared(p, imgsz) for p in pictures) if b is not None]
+    if not blobs:
+        raise SystemExit("quantize: no readable calibration picture")
+    slice_ = min(CALIB_SLICE, len(blobs))
+    blobs = blobs[:len(blobs) - len(blobs) % slice_]  # onnxruntime wants whole slices
+
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(model), str(pre), skip_symbolic_shape=True)
         out.parent.mkdir(parents=True, exist_ok=True)
-        quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+        quantize_static(str(pre), str(out), blob_reader(blobs), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, op_types_to_quantize=list(OPS[ops]),
                         weight_type=QuantType.QUInt8 if weights == "uint8" else QuantType.QInt8,
                         reduce_range=weights == "int8-7bit",

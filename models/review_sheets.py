@@ -68,6 +68,16 @@ def parse_view(view: str) -> tuple[str, tuple[float, float, float, float]]:
     return picture, (x1, y1, x2, y2)
 
 
+def confirmed_boxes(verdicts: dict[str, str]) -> dict[str, list[tuple[float, float, float, float]]]:
+    """Picture -> the normalized boxes of the candidates marked `bag` (view names as view_name writes)."""
+    out: dict[str, list] = {}
+    for view, verdict in verdicts.items():
+        if verdict == "bag":
+            picture, box = parse_view(view)
+            out.setdefault(picture, []).append(box)
+    return out
+
+
 def read_review(path: Path) -> dict[str, str]:
     """view -> verdict; a verdict other than none/bag is an error (a typo must not train on a bag)."""
     verdicts = {}

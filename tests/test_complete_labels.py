@@ -118,8 +118,10 @@ def test_part_of_a_labelled_pile_is_explained_but_a_neighbour_is_not():
 
 
 def test_a_candidate_name_round_trips_its_box():
+    from models.review_sheets import parse_view
+
     name = cl.view_name("IMG_7.rf.ab.jpg", (10.0, 20.0, 50.0, 80.0), 200, 100)
-    assert cl.parse_view(name) == ("IMG_7.rf.ab.jpg", (0.05, 0.2, 0.25, 0.8))
+    assert parse_view(name) == ("IMG_7.rf.ab.jpg", (0.05, 0.2, 0.25, 0.8))
 
 
 def test_eval_mode_proposes_in_the_validation_pictures_and_never_rewrites_them(tmp_path, monkeypatch, capsys):
