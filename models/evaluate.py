@@ -18,6 +18,8 @@ sets no training picture and no weight choice ever saw:
    a pile's bags only in part, so every unlabelled bag a model finds counts against its precision).
    The candidates come from models (complete_labels.py --eval), so a bag no model proposed stays
    unlabelled: the published figures stay the headline, these say how far labels explain the gap.
+`--merge flip` or `--merge OTHER.onnx` (`:max` or `:mean`) measures two views of each picture
+merged (models/view_merge.py: test-time mirroring, a two-model ensemble); the product runs one.
 `--full-sim` adds per-class sim mAP (ultralytics' validator). Several `--model`s are compared
 side by side in one run; prints JSON and a markdown table, `--json FILE` keeps the numbers.
 
@@ -42,6 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 from edge.vision.detector import load_detector  # noqa: E402
 from edge.vision.zones import box_area, intersection  # noqa: E402
 from models.review_sheets import confirmed_boxes, read_review  # noqa: E402
+from models.view_merge import HOWS, MergedDetector  # noqa: E402
 
 CLASSES = ("garbage_bag", "bin", "person")
 
@@ -79,12 +82,24 @@ def drop_inside(dets: list, share: float | None) -> list:
     return kept
 
 
+def detector_of(model: Path, imgsz: int, conf: float, nms_iou: float, merge: tuple[str, str] | None = None):
+    """Our onnx backend's detector for model; with merge (second view, how), two views merged
+    (models/view_merge.py): the second view "flip" (the same model on the mirrored picture) or
+    another model file."""
+    det = load_detector("onnx", model, imgsz=imgsz, conf=conf, iou=nms_iou, threads=2)
+    if merge is None:
+        return det
+    view, how = merge
+    second = None if view == "flip" else load_detector("onnx", Path(view), imgsz=imgsz, conf=conf, iou=nms_iou, threads=2)
+    return MergedDetector(det, second, how)
+
+
 def detected(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5,
-             inside: float | None = None) -> list[dict]:
+             inside: float | None = None, merge: tuple[str, str] | None = None) -> list[dict]:
     """Per picture of folder: its name, its source file's name, its labelled bags and the detected
     ones (confidence, box; drop_inside(…, inside)). One inference per picture: every way of
     scoring them reads this."""
-    det = load_detector("onnx", model, imgsz=imgsz, conf=conf_floor, iou=nms_iou, threads=2)
+    det = detector_of(model, imgsz, conf_floor, nms_iou, merge)
     pictures = []
     for img_path in sorted((folder / "images").iterdir()):
         img = cv2.imread(str(img_path))
@@ -121,12 +136,6 @@ def scored(pictures: list[dict], completions: dict[str, list] | None = None) -> 
     return out
 
 
-def matched_detections(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5,
-                       inside: float | None = None) -> list[dict]:
-    """scored(detected(…)): the folder's pictures against their published labels."""
-    return scored(detected(folder, model, imgsz, conf_floor, nms_iou, inside))
-
-
 def read_completions(path: Path) -> dict[str, list]:
     """The bags a person confirmed in the validation and held-out pictures (complete_labels.py --eval,
     then review.csv filled in): source file name -> normalized boxes."""
@@ -152,8 +161,9 @@ def pr_curve(pictures: list[dict]) -> dict:
     return {"images": len(pictures), "gt": n_gt, "confs": confs, "prec": prec, "rec": rec, "ap50": ap}
 
 
-def pr_sweep(folder: Path, model: Path, imgsz: int, nms_iou: float = 0.5, inside: float | None = None) -> dict:
-    return pr_curve(matched_detections(folder, model, imgsz, nms_iou=nms_iou, inside=inside))
+def pr_sweep(folder: Path, model: Path, imgsz: int, nms_iou: float = 0.5, inside: float | None = None,
+             merge: tuple[str, str] | None = None) -> dict:
+    return pr_curve(scored(detected(folder, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge)))
 
 
 def at_conf(sweep: dict, conf: float) -> dict:
@@ -188,11 +198,11 @@ def sim_map(model: Path, data_yaml: Path, imgsz: int) -> dict:
 
 
 def clean_rate(folder: Path, model: Path, imgsz: int, conf: float, review: dict[str, str] | None = None,
-               nms_iou: float = 0.5) -> dict:
+               nms_iou: float = 0.5, merge: tuple[str, str] | None = None) -> dict:
     """False bags on pictures with no bag: the share of pictures with at least one garbage_bag at `conf`.
     With a review (file name -> none/bag, models/review_sheets.py), also the share among the pictures a
     person saw no bag in: a painted-out picture may still show a bag the labels missed."""
-    det = load_detector("onnx", model, imgsz=imgsz, conf=conf, iou=nms_iou, threads=2)
+    det = detector_of(model, imgsz, conf, nms_iou, merge)
     found: dict[str, int] = {}
     for img_path in sorted((folder / "images").iterdir()):
         img = cv2.imread(str(img_path))
@@ -218,16 +228,18 @@ def bag_figures(sw: dict, conf: float) -> dict:
 
 
 def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, clean_review: dict | None = None,
-             nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None) -> dict:
+             nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None,
+             merge: tuple[str, str] | None = None) -> dict:
     """Every held-out figure of one model file (garbage_bag with our onnx backend; per-class sim mAP with
     --full-sim). With completions, the real and truck figures again with the confirmed bags added to
     the labels (`…_completed`), from the same detections."""
-    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "drop_inside": inside}
+    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "drop_inside": inside,
+                    "merge": list(merge) if merge else None}
     labels = {"": None} | ({"_completed": completions} if completions is not None else {})
     if full_sim:
         report["sim_map"] = {"all": sim_map(model, data / "sim_test.yaml", imgsz)}
     if (data / "sim_test").is_dir():
-        report["sim_heldout"] = bag_figures(pr_sweep(data / "sim_test", model, imgsz, nms_iou, inside), conf)
+        report["sim_heldout"] = bag_figures(pr_sweep(data / "sim_test", model, imgsz, nms_iou, inside, merge), conf)
     real = data / "real_test"
     if real.is_dir():
         manifest = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").is_file() else {}
@@ -235,7 +247,7 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, c
         subsets = {"all": None,
                    "valid_test_photos": lambda n: n[len("real_"):].split(".rf.")[0] not in from_train,
                    "train_split_sources": lambda n: n[len("real_"):].split(".rf.")[0] in from_train}
-        found = detected(real, model, imgsz, nms_iou=nms_iou, inside=inside)
+        found = detected(real, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge)
         for suffix, added in labels.items():
             pictures = scored(found, added)
             report["real_heldout" + suffix] = {}
@@ -244,11 +256,11 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, c
                 if chosen:
                     report["real_heldout" + suffix][name] = bag_figures(pr_curve(chosen), conf)
     if (data / "truck_test").is_dir():
-        found = detected(data / "truck_test", model, imgsz, nms_iou=nms_iou, inside=inside)
+        found = detected(data / "truck_test", model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge)
         for suffix, added in labels.items():
             report["truck_heldout" + suffix] = bag_figures(pr_curve(scored(found, added)), conf)
     if (data / "clean_test").is_dir():
-        report["clean_heldout"] = clean_rate(data / "clean_test", model, imgsz, conf, clean_review, nms_iou)
+        report["clean_heldout"] = clean_rate(data / "clean_test", model, imgsz, conf, clean_review, nms_iou, merge)
     return report
 
 
@@ -257,18 +269,19 @@ COMPLETED_SETS = ("real_val", "truck_val")  # the simulator labels every bag: no
 
 
 def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float, clean_review: dict | None = None,
-                        nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None) -> dict:
+                        nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None,
+                        merge: tuple[str, str] | None = None) -> dict:
     """The same garbage_bag figures on the validation sets (for choosing; never reported as held out)."""
     report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "drop_inside": inside,
-                    "split": "val"}
+                    "merge": list(merge) if merge else None, "split": "val"}
     for name in VAL_SETS:
         if (data / name).is_dir():
-            found = detected(data / name, model, imgsz, nms_iou=nms_iou, inside=inside)
+            found = detected(data / name, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge)
             report[name] = bag_figures(pr_curve(scored(found)), conf)
             if completions is not None and name in COMPLETED_SETS:
                 report[name + "_completed"] = bag_figures(pr_curve(scored(found, completions)), conf)
     if (data / "clean_val").is_dir():
-        report["clean_val"] = clean_rate(data / "clean_val", model, imgsz, conf, clean_review, nms_iou)
+        report["clean_val"] = clean_rate(data / "clean_val", model, imgsz, conf, clean_review, nms_iou, merge)
     return report
 
 
@@ -287,10 +300,11 @@ def _markdown(title: str, column, rows: list[tuple[str, tuple]], reports: list[d
 
 
 def _column(r: dict) -> str:
-    """A report's column head: the file, its input size, and the NMS IoU and --drop-inside where not the default."""
-    nms, inside = r.get("nms_iou", 0.5), r.get("drop_inside")
+    """A report's column head: the file, its input size, and the NMS IoU, --drop-inside and --merge where not the default."""
+    nms, inside, merge = r.get("nms_iou", 0.5), r.get("drop_inside"), r.get("merge")
     return (f"{Path(r['model']).name} @{r['imgsz']}" + (f" NMS {nms}" if nms != 0.5 else "")
-            + (f" inside {inside}" if inside is not None else ""))
+            + (f" inside {inside}" if inside is not None else "")
+            + (f" + {Path(merge[0]).name} ({merge[1]})" if merge else ""))
 
 
 def validation_table(reports: list[dict]) -> str:
@@ -354,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drop-inside", type=float, action="append",
                     help="drop each box lying this share or more inside a more confident one (one per --model "
                          "or one for all; 0 keeps every box, the product's behaviour)")
+    ap.add_argument("--merge", action="append", metavar="VIEW[:HOW]",
+                    help="merge a second view into each picture's detections: flip (the model on the mirrored "
+                         "picture) or another ONNX file; HOW max or mean (default mean; models/view_merge.py). One "
+                         "per --model or one for all; 'none' runs one view")
     args = ap.parse_args(argv)
     models = args.model or [Path("models/garbage-yolo.onnx")]
     def per_model(values: list | None, default, flag: str) -> list:
@@ -366,6 +384,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = per_model(args.imgsz, 416, "--imgsz")
     ious = per_model(args.iou, 0.5, "--iou")
     insides = [v or None for v in per_model(args.drop_inside, 0.0, "--drop-inside")]
+    merges = []
+    for v in per_model(args.merge, "none", "--merge"):
+        view, how = v.rsplit(":", 1) if v.rsplit(":", 1)[-1] in HOWS else (v, "mean")
+        if view != "none" and view != "flip" and not Path(view).is_file():
+            ap.error(f"--merge {v}: no model file {view}")
+        merges.append(None if view == "none" else (view, how))
     review = read_review(args.clean_review) if args.clean_review.is_file() else None
     try:
         completions = read_completions(args.completions) if args.completions.is_file() else None
@@ -373,11 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate: {args.completions}: {e}", file=sys.stderr)
         return 2
     if args.split == "val":
-        reports = [evaluate_validation(m, args.data, z, c, review, i, completions, d)
-                   for m, z, c, i, d in zip(models, sizes, confs, ious, insides)]
+        reports = [evaluate_validation(m, args.data, z, c, review, i, completions, d, g)
+                   for m, z, c, i, d, g in zip(models, sizes, confs, ious, insides, merges)]
     else:
-        reports = [evaluate(m, args.data, z, c, args.full_sim, review, i, completions, d)
-                   for m, z, c, i, d in zip(models, sizes, confs, ious, insides)]
+        reports = [evaluate(m, args.data, z, c, args.full_sim, review, i, completions, d, g)
+                   for m, z, c, i, d, g in zip(models, sizes, confs, ious, insides, merges)]
     print(json.dumps(reports, indent=2))
     print(validation_table(reports) if args.split == "val" else table(reports))
     if args.json:
