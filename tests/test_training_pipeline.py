@@ -135,6 +135,21 @@ def test_int8_twin_from_a_toy_model(tmp_path):
     assert sorted(seven) == list(range(len(seven))) and len(seven) > 20
     assert eight[0] > seven[0]
 
+    # --percentile: a lower one clips more of each activation's tail, so no range is wider
+    tight = tmp_path / "toy-int8-p99.onnx"
+    script("quantize.py", str(onnx), "--calib", str(out), "--imgsz", "64", "--count", "6", "--percentile", "99",
+           "--out", str(tight))
+
+    def activation_scales(model: Path) -> dict[str, float]:
+        g = onnx_lib.load(str(model)).graph
+        inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        return {n.input[0]: float(inits[n.input[1]]) for n in g.node if n.op_type == "QuantizeLinear" and n.input[1] in inits
+                and inits[n.input[1]].ndim == 0}
+
+    wide, narrow = activation_scales(int8), activation_scales(tight)
+    assert wide.keys() == narrow.keys() and len(wide) > 20
+    assert all(narrow[k] <= wide[k] * 1.0001 for k in wide) and sum(narrow.values()) < sum(wide.values())
+
 
 def test_the_frozen_backbone_learns_again_after_its_epochs():
     import torch
@@ -162,3 +177,14 @@ def test_the_frozen_backbone_learns_again_after_its_epochs():
     callback(t)
     assert all(p.requires_grad for p in t.model.parameters())
     assert torch_threads("3") == 3 and 1 <= torch_threads("auto") <= (os.cpu_count() or 1)
+
+
+def test_a_percentile_out_of_range_is_one_clear_line(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "models"))
+    import quantize
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"\0" * 2048)
+    assert quantize.main([str(model), "--calib", str(tmp_path), "--percentile", "30"]) == 2
+    assert "--percentile must be above 50" in capsys.readouterr().err
+    assert not (tmp_path / "m-int8.onnx").exists()
