@@ -89,7 +89,7 @@ WEIGHTS = ("int8-7bit", "int8", "uint8")
 # "all" keeps the tensors in int8 from one conv to the next.
 OPS = {"conv": ("Conv",), "all": ("Conv", "Sigmoid", "Mul", "Add", "Concat", "MaxPool", "Resize")}
 CALIB_SLICE = 20  # calibration pictures run at a time
-CALIB_COUNT = 480  # asked for (460 drawn: the dataset has 108 negatives); 240 scored lower on validation (chosen 2026-12-03)
+CALIB_COUNT = 480  # asked for (fewer where a folder runs short); 240 scored lower on validation (model card)
 PERCENTILE = 99.99  # of each activation's values, its range with --method percentile
 
 
