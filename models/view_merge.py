@@ -65,7 +65,7 @@ class MergedDetector:
         if second is not None and second.imgsz != first.imgsz:
             raise ValueError("the two models must run at the same input size")
         self.first, self.second, self.how = first, second, how
-        self.conf, self.iou, self.names = first.conf, first.iou, first.names
+        self.conf, self.iou = first.conf, first.iou
 
     def _outputs(self, blob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.first
@@ -84,4 +84,4 @@ class MergedDetector:
         else:  # a box one view scores just under conf still counts half towards the merged score
             found = mean_merge(decode_yolov8(a, self.conf / 2, self.iou, r, pad, wh),
                                decode_yolov8(b, self.conf / 2, self.iou, r, pad, wh), self.conf)
-        return [Detection(self.names[c] if c < len(self.names) else f"class{c}", s, box, c) for c, s, box in found]
+        return self.first.detections(found)

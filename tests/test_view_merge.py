@@ -37,7 +37,7 @@ class Model:
 
     imgsz, stride, dynamic, input_name = SIZE, 32, False, "images"
     conf, iou, names = 0.4, 0.5, ("garbage_bag", "bin", "person")
-    preprocess, detect = OnnxDetector.preprocess, OnnxDetector.detect
+    preprocess, detect, detections = OnnxDetector.preprocess, OnnxDetector.detect, OnnxDetector.detections
 
     def __init__(self, head: StripeHead):
         self.session = head

@@ -201,8 +201,11 @@ class OnnxDetector:
         blob, r, pad = self.preprocess(frame_bgr)
         out = self.session.run(None, {self.input_name: blob})[0]
         h, w = frame_bgr.shape[:2]
-        return [Detection(self.names[c] if c < len(self.names) else f"class{c}", s, b, c)
-                for c, s, b in decode_yolov8(out, self.conf, self.iou, r, pad, (w, h))]
+        return self.detections(decode_yolov8(out, self.conf, self.iou, r, pad, (w, h)))
+
+    def detections(self, found: list[tuple[int, float, tuple[float, float, float, float]]]) -> list[Detection]:
+        """decode_yolov8's (class id, conf, xyxy) as Detections named by the model's classes."""
+        return [Detection(self.names[c] if c < len(self.names) else f"class{c}", s, b, c) for c, s, b in found]
 
 
 class UltralyticsDetector:
