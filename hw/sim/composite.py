@@ -28,6 +28,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .cutouts import blend, polygon_crop
 from .draw import Looks, bin_patch, person_patch
 
 W, H = 640, 480
@@ -136,33 +137,13 @@ def background_from(path: Path) -> np.ndarray:
 
 def cutout(pic: Picture, index: int, width: float) -> tuple[np.ndarray, np.ndarray]:
     """Bag `index` of the picture cut along its polygon, scaled to `width` px: (rgb float, alpha)."""
-    img = cv2.imread(str(pic.path))
-    poly = pic.polygons[index]
-    x0, y0 = np.floor(poly.min(0)).astype(int)
-    x1, y1 = np.ceil(poly.max(0)).astype(int)
-    x0, y0 = max(0, x0), max(0, y0)
-    x1, y1 = min(img.shape[1], x1), min(img.shape[0], y1)
-    crop = img[y0:y1, x0:x1].astype(np.float32)
-    mask = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(poly - [x0, y0]).astype(np.int32)], 255)
+    crop, mask = polygon_crop(cv2.imread(str(pic.path)), pic.polygons[index])
+    crop = crop.astype(np.float32)
     s = width / max(1, crop.shape[1])
     size = (max(4, round(crop.shape[1] * s)), max(4, round(crop.shape[0] * s)))
     crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     alpha = cv2.GaussianBlur(cv2.resize(mask, size, interpolation=cv2.INTER_AREA), (3, 3), 0).astype(np.float32) / 255
     return crop, alpha
-
-
-def _paste(img: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, x0: int, y0: int) -> tuple | None:
-    h, w = alpha.shape
-    xa, ya, xb, yb = max(0, x0), max(0, y0), min(W, x0 + w), min(H, y0 + h)
-    if xa >= xb or ya >= yb:
-        return None
-    a = alpha[ya - y0:yb - y0, xa - x0:xb - x0, None]
-    img[ya:yb, xa:xb] = img[ya:yb, xa:xb] * (1 - a) + a * rgb[ya - y0:yb - y0, xa - x0:xb - x0]
-    ys, xs = np.nonzero(alpha[ya - y0:yb - y0, xa - x0:xb - x0] > 0.5)
-    if len(ys) == 0:
-        return None
-    return (float(xs.min() + xa), float(ys.min() + ya), float(xs.max() + 1 + xa), float(ys.max() + 1 + ya))
 
 
 @dataclass
@@ -295,13 +276,13 @@ def build_clip(kind: str, seed: int, pictures: dict[str, list[Path]], fps: float
             if bin_keys:
                 dx = float(np.interp(t, [k[0] for k in bin_keys], [k[1] for k in bin_keys]))
                 dy = float(np.interp(t, [k[0] for k in bin_keys], [k[2] for k in bin_keys]))
-                box = _paste(img, bin_rgb, bin_a, int(round(BIN_BOX[0] + dx)), int(round(BIN_BOX[1] + dy)))
+                box = blend(img, bin_rgb, bin_a, int(round(BIN_BOX[0] + dx)), int(round(BIN_BOX[1] + dy)))
                 if box:
                     truth.append({"cls": "bin", "xyxy": box})
             for b in bags:  # left on the floor, drawn before the people (they walk in front)
                 if t >= b["t_down"]:
                     a = b["alpha"]
-                    _paste(img, b["rgb"], a, int(round(b["xy"][0] - a.shape[1] / 2)), int(round(b["xy"][1] - a.shape[0])))
+                    blend(img, b["rgb"], a, int(round(b["xy"][0] - a.shape[1] / 2)), int(round(b["xy"][1] - a.shape[0])))
             for w in walks:
                 at = w.at(t)
                 if at is None:
@@ -311,11 +292,11 @@ def build_clip(kind: str, seed: int, pictures: dict[str, list[Path]], fps: float
                 rgb, a, feet, hand = person_patch(w.height * s, w.looks, t * 7.0 if moving else 0.0, moving,
                                                   facing if moving else 0.0, any(b["t_from"] <= t < b["t_down"] for b in bags))
                 x0, y0 = int(round(x - feet[0])), int(round(y - feet[1]))
-                box = _paste(img, rgb, a, x0, y0)
+                box = blend(img, rgb, a, x0, y0)
                 for b in bags:  # carried: hanging from the hand
                     if b["t_from"] <= t < b["t_down"]:
                         ba = b["alpha"]
-                        _paste(img, b["rgb"], ba * 1.0, int(round(x0 + hand[0] - ba.shape[1] / 2)), int(round(y0 + hand[1])))
+                        blend(img, b["rgb"], ba * 1.0, int(round(x0 + hand[0] - ba.shape[1] / 2)), int(round(y0 + hand[1])))
                 if box:
                     truth.append({"cls": "person", "xyxy": box})
             img *= gain(t)
