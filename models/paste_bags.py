@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.vision.zones import iou  # noqa: E402
 from hw.sim.cutouts import blend, polygon_crop  # noqa: E402
 from models.build_dataset import label_of, one_per_source, real_polygons, yolo_line  # noqa: E402
+from models.evaluate import CLASSES, read_labels  # noqa: E402
 
 PHONE, TRUCK = "real_train", "truck_train"
 MIN_AREA = 0.003  # of the source picture: smaller outlines are slivers of a pile
@@ -43,17 +44,17 @@ LIGHT_PULL = 0.35  # how far a bag's brightness moves towards its landing spot's
 class Cutout:
     """One labelled bag cut out of a real training picture: its pixels and its mask, cropped to its box."""
 
-    def __init__(self, pixels: np.ndarray, mask: np.ndarray, source: str):
+    def __init__(self, pixels: np.ndarray, mask: np.ndarray):
         # outside the outline, the bag's own colours smeared outwards: resizing and feathering then
         # blend the edge with the bag, never with the street it was photographed on
         inside = (mask > 0).astype(np.float32)
         k = (max(3, int(0.15 * max(mask.shape))) | 1,) * 2
         smeared = cv2.blur(pixels.astype(np.float32) * inside[..., None], k) / np.maximum(cv2.blur(inside, k), 1e-3)[..., None]
         self.pixels = np.where(inside[..., None] > 0, pixels, np.clip(smeared, 0, 255).astype(np.uint8))
-        self.mask, self.source = mask, source
+        self.mask = mask
 
 
-def cut_bags(img: np.ndarray, polys: list[np.ndarray], source: str) -> list[Cutout]:
+def cut_bags(img: np.ndarray, polys: list[np.ndarray]) -> list[Cutout]:
     """Every bag of one picture that is whole in it (not cut by its edge) and not a sliver."""
     h, w = img.shape[:2]
     out = []
@@ -65,20 +66,13 @@ def cut_bags(img: np.ndarray, polys: list[np.ndarray], source: str) -> list[Cuto
         pixels, mask = polygon_crop(img, poly * [w, h])
         # a bag that the export's turned copy cut with its letterbox corner is not a whole bag either
         if mask.any() and _flat(pixels)[mask > 0].mean() <= 0.05:
-            out.append(Cutout(pixels.copy(), mask, source))
+            out.append(Cutout(pixels.copy(), mask))
     return out
 
 
 def read_boxes(label: Path, w: int, h: int) -> list[tuple[int, float, float, float, float]]:
-    """(class, x1, y1, x2, y2) in pixels from a YOLO box label file; no file: none."""
-    out = []
-    if label.is_file():
-        for row in label.read_text().split("\n"):
-            v = row.split()
-            if len(v) == 5:
-                cx, cy, bw, bh = (float(x) for x in v[1:])
-                out.append((int(v[0]), (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
-    return out
+    """(class, x1, y1, x2, y2) in pixels of every labelled object of a YOLO box label file."""
+    return [(cls, *box) for cls in range(len(CLASSES)) for box in read_labels(label, w, h, cls)]
 
 
 def paste(background: np.ndarray, boxes: list, cutouts: list[Cutout], rng: random.Random):
@@ -148,13 +142,13 @@ def training_cutouts(data: Path) -> dict[str, list[Cutout]]:
         for path in (files if folder == PHONE else one_per_source(files)):
             img = cv2.imread(str(path))
             if img is not None:
-                cuts[folder] += cut_bags(img, real_polygons(label_of(path)), path.name)
+                cuts[folder] += cut_bags(img, real_polygons(label_of(path)))
     return cuts
 
 
 def backgrounds(data: Path, sim: int, neg_copies: int, rng: random.Random) -> list[Path]:
-    """The first `sim` simulated training rooms (by a seeded draw), and each reviewed bag-free real
-    training picture `neg_copies` times."""
+    """`sim` simulated training rooms drawn by rng, and each reviewed bag-free real training picture
+    `neg_copies` times."""
     rooms = sorted((data / "sim_train" / "images").glob("*.jpg"))
     out = rng.sample(rooms, min(sim, len(rooms)))
     reviewed = sorted((data / "neg_train_reviewed" / "images").iterdir()) if (data / "neg_train_reviewed").is_dir() else []

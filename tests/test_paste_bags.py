@@ -20,7 +20,7 @@ def red_bag(size=40) -> Cutout:
     mask = np.zeros((size, size), np.uint8)
     cv2.circle(mask, (size // 2, size // 2), size // 2 - 1, 255, -1)
     pixels[mask == 0] = (0, 255, 0)  # the source's background: must never be pasted
-    return Cutout(pixels, mask, "src.jpg")
+    return Cutout(pixels, mask)
 
 
 def red_pixels(img):
@@ -37,7 +37,7 @@ def test_cut_bags_takes_whole_bags_and_skips_cut_or_tiny_ones():
     cornered = np.array([[0.6, 0.1], [0.9, 0.1], [0.9, 0.4], [0.6, 0.4]], np.float32)
     img[20:80, 120:180] = RED
     img[60:80, 160:180] = 255  # a letterbox corner across a quarter of the bag
-    cuts = cut_bags(img, [whole, at_edge, sliver, cornered], "a.jpg")
+    cuts = cut_bags(img, [whole, at_edge, sliver, cornered])
     assert len(cuts) == 1
     cut = cuts[0]
     assert cut.mask.shape == cut.pixels.shape[:2]
