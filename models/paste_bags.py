@@ -146,16 +146,17 @@ def training_cutouts(data: Path) -> dict[str, list[Cutout]]:
     return cuts
 
 
-def backgrounds(data: Path, sim: int, neg_copies: int, rng: random.Random) -> list[Path]:
+def backgrounds(data: Path, sim: int, neg_copies: int, rng: random.Random, extra: list[Path] = ()) -> list[Path]:
     """`sim` simulated training rooms drawn by rng, and each reviewed bag-free real training picture
-    `neg_copies` times."""
+    and each picture of the `extra` folders (a site's own frames) `neg_copies` times."""
     rooms = sorted((data / "sim_train" / "images").glob("*.jpg"))
     out = rng.sample(rooms, min(sim, len(rooms)))
     reviewed = sorted((data / "neg_train_reviewed" / "images").iterdir()) if (data / "neg_train_reviewed").is_dir() else []
     # neg_hard lists each mined view --copies times (NAME_0.jpg, NAME_1.jpg, ...): one of each
     hard = sorted({p.stem.rsplit("_", 1)[0]: p for p in (data / "neg_hard" / "images").glob("*.jpg")}.values()) \
         if (data / "neg_hard").is_dir() else []
-    return out + [p for p in reviewed + hard for _ in range(neg_copies)]
+    own = sorted(p for folder in extra for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    return out + [p for p in reviewed + hard + own for _ in range(neg_copies)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,11 +165,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim", type=int, default=300, help="simulated training rooms to paste into")
     ap.add_argument("--neg-copies", type=int, default=3, help="composites per reviewed bag-free real picture")
     ap.add_argument("--max-bags", type=int, default=3, help="bags pasted into one picture (at least one)")
+    ap.add_argument("--backgrounds", type=Path, action="append", default=[], metavar="DIR",
+                    help="also paste into these pictures, e.g. a site's empty-room frames (labels, if any, in ../labels)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if not (args.data / "data_hard.yaml").is_file():
         print(f"error: {args.data / 'data_hard.yaml'} is missing: run build_dataset.py and mine_negatives.py --review first",
               file=sys.stderr)
+        return 2
+    missing = [d for d in args.backgrounds if not d.is_dir()]
+    if missing:
+        print(f"error: --backgrounds {missing[0]} is not a folder", file=sys.stderr)
         return 2
     rng = random.Random(args.seed)
     cuts = training_cutouts(args.data)
@@ -181,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         for old in (out / sub).iterdir():
             old.unlink()
     n = 0
-    for i, bg_path in enumerate(backgrounds(args.data, args.sim, args.neg_copies, rng)):
+    for i, bg_path in enumerate(backgrounds(args.data, args.sim, args.neg_copies, rng, args.backgrounds)):
         bg = cv2.imread(str(bg_path))
         if bg is None:
             continue

@@ -136,3 +136,18 @@ def test_main_without_the_mined_dataset_is_one_clear_line(tmp_path, capsys):
     assert paste_bags.main(["--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "data_hard.yaml" in err
+
+
+def test_a_sites_own_frames_as_backgrounds(tmp_path):
+    data = _dataset(tmp_path)
+    site = tmp_path / "site" / "images"
+    site.mkdir(parents=True)
+    for k in range(2):
+        cv2.imwrite(str(site / f"empty-{k}.jpg"), np.full((90, 120, 3), 150, np.uint8))
+    assert paste_bags.main(["--data", str(data), "--sim", "0", "--neg-copies", "1", "--backgrounds", str(site)]) == 0
+    names = sorted(p.name for p in (data / "paste_train" / "images").iterdir())
+    assert [n for n in names if "empty" in n] == ["paste0002_empty-0.jpg", "paste0003_empty-1.jpg"]
+    assert not [n for n in names if "room" in n]  # --sim 0
+    picture = cv2.imread(str(data / "paste_train" / "images" / "paste0002_empty-0.jpg"))
+    assert picture.shape == (90, 120, 3) and red_pixels(picture).any()
+    assert paste_bags.main(["--data", str(data), "--backgrounds", str(tmp_path / "nope")]) == 2
