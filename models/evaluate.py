@@ -227,14 +227,20 @@ def bag_figures(sw: dict, conf: float) -> dict:
             "best_recall_at_p80": best_recall_at_precision(sw, 0.8), "best_recall_at_p85": best_recall_at_precision(sw, 0.85)}
 
 
+def _settings(model: Path, imgsz: int, conf: float, nms_iou: float, inside: float | None,
+              merge: tuple[str, str] | None) -> dict:
+    """What a report was measured with: its column head (_column) and the JSON say it."""
+    return {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "drop_inside": inside,
+            "merge": list(merge) if merge else None}
+
+
 def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, clean_review: dict | None = None,
              nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None,
              merge: tuple[str, str] | None = None) -> dict:
     """Every held-out figure of one model file (garbage_bag with our onnx backend; per-class sim mAP with
     --full-sim). With completions, the real and truck figures again with the confirmed bags added to
     the labels (`…_completed`), from the same detections."""
-    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "drop_inside": inside,
-                    "merge": list(merge) if merge else None}
+    report = _settings(model, imgsz, conf, nms_iou, inside, merge)
     labels = {"": None} | ({"_completed": completions} if completions is not None else {})
     if full_sim:
         report["sim_map"] = {"all": sim_map(model, data / "sim_test.yaml", imgsz)}
@@ -272,8 +278,7 @@ def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float, clean_
                         nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None,
                         merge: tuple[str, str] | None = None) -> dict:
     """The same garbage_bag figures on the validation sets (for choosing; never reported as held out)."""
-    report: dict = {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "drop_inside": inside,
-                    "merge": list(merge) if merge else None, "split": "val"}
+    report = _settings(model, imgsz, conf, nms_iou, inside, merge) | {"split": "val"}
     for name in VAL_SETS:
         if (data / name).is_dir():
             found = detected(data / name, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge)

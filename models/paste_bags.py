@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.vision.zones import iou  # noqa: E402
-from hw.sim.cutouts import blend, polygon_crop  # noqa: E402
+from hw.sim.cutouts import blend, letterbox, polygon_crop  # noqa: E402
 from models.build_dataset import label_of, one_per_source, real_polygons, yolo_line  # noqa: E402
 from models.evaluate import CLASSES, read_labels  # noqa: E402
 
@@ -65,7 +65,7 @@ def cut_bags(img: np.ndarray, polys: list[np.ndarray]) -> list[Cutout]:
             continue
         pixels, mask = polygon_crop(img, poly * [w, h])
         # a bag that the export's turned copy cut with its letterbox corner is not a whole bag either
-        if mask.any() and _flat(pixels)[mask > 0].mean() <= 0.05:
+        if mask.any() and letterbox(pixels)[mask > 0].mean() <= 0.05:
             out.append(Cutout(pixels.copy(), mask))
     return out
 
@@ -121,13 +121,8 @@ def paste(background: np.ndarray, boxes: list, cutouts: list[Cutout], rng: rando
     return picture, kept + [(0, *p) for p in placed]
 
 
-def _flat(pixels: np.ndarray) -> np.ndarray:
-    """Letterbox pixels: the phone photos' white edges, or the corners their turned copies fill."""
-    return (pixels > 245).all(axis=2) | (pixels < 10).all(axis=2)
-
-
 def _off_scene(spot: np.ndarray) -> bool:
-    return float(_flat(spot).mean()) > 0.1
+    return float(letterbox(spot).mean()) > 0.1
 
 
 def training_cutouts(data: Path) -> dict[str, list[Cutout]]:

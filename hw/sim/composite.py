@@ -28,7 +28,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .cutouts import blend, polygon_crop
+from .cutouts import blend, letterbox, polygon_crop
 from .draw import Looks, bin_patch, person_patch
 
 W, H = 640, 480
@@ -101,8 +101,7 @@ def _fill_fraction(path: Path) -> float:
     if img is None:
         return 1.0
     img = _content(img)  # the letterbox is cut off anyway
-    flat = np.all(img > 232, axis=2) | np.all(img < 10, axis=2)
-    return float(flat.mean())
+    return float(letterbox(img, white=232).mean())
 
 
 def load_picture(path: Path) -> Picture:

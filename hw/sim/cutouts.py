@@ -1,12 +1,18 @@
 """Real objects cut out of labelled pictures along their outlines, and pasted into others.
 
 Used by the real-picture clips (composite.py) and by the detector's pasted training pictures
-(models/paste_bags.py): one way to cut, one way to blend.
+(models/paste_bags.py): one way to cut, one way to blend, one test for letterbox pixels.
 """
 from __future__ import annotations
 
 import numpy as np
 import cv2
+
+
+def letterbox(pixels: np.ndarray, white: int = 245) -> np.ndarray:
+    """Per pixel, whether it is flat letterbox: the real-bags export's white edges (above `white` in
+    every channel), or the black corners its turned copies fill."""
+    return (pixels > white).all(axis=2) | (pixels < 10).all(axis=2)
 
 
 def polygon_crop(img: np.ndarray, poly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
