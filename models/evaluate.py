@@ -45,6 +45,7 @@ from edge.vision.detector import load_detector  # noqa: E402
 from edge.vision.zones import box_area, intersection  # noqa: E402
 from models.review_sheets import confirmed_boxes, read_review  # noqa: E402
 from models.view_merge import HOWS, MergedDetector  # noqa: E402
+from edge.vision.verifier import CropVerifier, VerifiedDetector  # noqa: E402
 
 CLASSES = ("garbage_bag", "bin", "person")
 
@@ -82,24 +83,29 @@ def drop_inside(dets: list, share: float | None) -> list:
     return kept
 
 
-def detector_of(model: Path, imgsz: int, conf: float, nms_iou: float, merge: tuple[str, str] | None = None):
+def detector_of(model: Path, imgsz: int, conf: float, nms_iou: float, merge: tuple[str, str] | None = None,
+                verify: tuple[str, float] | None = None):
     """Our onnx backend's detector for model; with merge (second view, how), two views merged
     (models/view_merge.py): the second view "flip" (the same model on the mirrored picture) or
-    another model file."""
+    another model file. With verify (verifier file, weight), each bag rescored by the crop
+    verifier as the box does it (edge/vision/verifier.py)."""
     det = load_detector("onnx", model, imgsz=imgsz, conf=conf, iou=nms_iou, threads=2)
-    if merge is None:
-        return det
-    view, how = merge
-    second = None if view == "flip" else load_detector("onnx", Path(view), imgsz=imgsz, conf=conf, iou=nms_iou, threads=2)
-    return MergedDetector(det, second, how)
+    if merge is not None:
+        view, how = merge
+        second = None if view == "flip" else load_detector("onnx", Path(view), imgsz=imgsz, conf=conf, iou=nms_iou, threads=2)
+        det = MergedDetector(det, second, how)
+    if verify is not None:
+        det = VerifiedDetector(det, CropVerifier(verify[0], threads=2), verify[1], conf)
+    return det
 
 
 def detected(folder: Path, model: Path, imgsz: int, conf_floor: float = 0.05, nms_iou: float = 0.5,
-             inside: float | None = None, merge: tuple[str, str] | None = None) -> list[dict]:
+             inside: float | None = None, merge: tuple[str, str] | None = None,
+             verify: tuple[str, float] | None = None) -> list[dict]:
     """Per picture of folder: its name, its source file's name, its labelled bags and the detected
     ones (confidence, box; drop_inside(…, inside)). One inference per picture: every way of
     scoring them reads this."""
-    det = detector_of(model, imgsz, conf_floor, nms_iou, merge)
+    det = detector_of(model, imgsz, conf_floor, nms_iou, merge, verify)
     pictures = []
     for img_path in sorted((folder / "images").iterdir()):
         img = cv2.imread(str(img_path))
@@ -162,8 +168,8 @@ def pr_curve(pictures: list[dict]) -> dict:
 
 
 def pr_sweep(folder: Path, model: Path, imgsz: int, nms_iou: float = 0.5, inside: float | None = None,
-             merge: tuple[str, str] | None = None) -> dict:
-    return pr_curve(scored(detected(folder, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge)))
+             merge: tuple[str, str] | None = None, verify: tuple[str, float] | None = None) -> dict:
+    return pr_curve(scored(detected(folder, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge, verify=verify)))
 
 
 def at_conf(sweep: dict, conf: float) -> dict:
@@ -198,11 +204,11 @@ def sim_map(model: Path, data_yaml: Path, imgsz: int) -> dict:
 
 
 def clean_rate(folder: Path, model: Path, imgsz: int, conf: float, review: dict[str, str] | None = None,
-               nms_iou: float = 0.5, merge: tuple[str, str] | None = None) -> dict:
+               nms_iou: float = 0.5, merge: tuple[str, str] | None = None, verify: tuple[str, float] | None = None) -> dict:
     """False bags on pictures with no bag: the share of pictures with at least one garbage_bag at `conf`.
     With a review (file name -> none/bag, models/review_sheets.py), also the share among the pictures a
     person saw no bag in: a painted-out picture may still show a bag the labels missed."""
-    det = detector_of(model, imgsz, conf, nms_iou, merge)
+    det = detector_of(model, imgsz, conf, nms_iou, merge, verify)
     found: dict[str, int] = {}
     for img_path in sorted((folder / "images").iterdir()):
         img = cv2.imread(str(img_path))
@@ -228,24 +234,24 @@ def bag_figures(sw: dict, conf: float) -> dict:
 
 
 def _settings(model: Path, imgsz: int, conf: float, nms_iou: float, inside: float | None,
-              merge: tuple[str, str] | None) -> dict:
+              merge: tuple[str, str] | None, verify: tuple[str, float] | None = None) -> dict:
     """What a report was measured with: its column head (_column) and the JSON say it."""
     return {"model": str(model), "imgsz": imgsz, "conf": conf, "nms_iou": nms_iou, "drop_inside": inside,
-            "merge": list(merge) if merge else None}
+            "merge": list(merge) if merge else None, "verify": list(verify) if verify else None}
 
 
 def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, clean_review: dict | None = None,
              nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None,
-             merge: tuple[str, str] | None = None) -> dict:
+             merge: tuple[str, str] | None = None, verify: tuple[str, float] | None = None) -> dict:
     """Every held-out figure of one model file (garbage_bag with our onnx backend; per-class sim mAP with
     --full-sim). With completions, the real and truck figures again with the confirmed bags added to
     the labels (`…_completed`), from the same detections."""
-    report = _settings(model, imgsz, conf, nms_iou, inside, merge)
+    report = _settings(model, imgsz, conf, nms_iou, inside, merge, verify)
     labels = {"": None} | ({"_completed": completions} if completions is not None else {})
     if full_sim:
         report["sim_map"] = {"all": sim_map(model, data / "sim_test.yaml", imgsz)}
     if (data / "sim_test").is_dir():
-        report["sim_heldout"] = bag_figures(pr_sweep(data / "sim_test", model, imgsz, nms_iou, inside, merge), conf)
+        report["sim_heldout"] = bag_figures(pr_sweep(data / "sim_test", model, imgsz, nms_iou, inside, merge, verify), conf)
     real = data / "real_test"
     if real.is_dir():
         manifest = json.loads((data / "manifest.json").read_text()) if (data / "manifest.json").is_file() else {}
@@ -253,7 +259,7 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, c
         subsets = {"all": None,
                    "valid_test_photos": lambda n: n[len("real_"):].split(".rf.")[0] not in from_train,
                    "train_split_sources": lambda n: n[len("real_"):].split(".rf.")[0] in from_train}
-        found = detected(real, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge)
+        found = detected(real, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge, verify=verify)
         for suffix, added in labels.items():
             pictures = scored(found, added)
             report["real_heldout" + suffix] = {}
@@ -262,11 +268,11 @@ def evaluate(model: Path, data: Path, imgsz: int, conf: float, full_sim: bool, c
                 if chosen:
                     report["real_heldout" + suffix][name] = bag_figures(pr_curve(chosen), conf)
     if (data / "truck_test").is_dir():
-        found = detected(data / "truck_test", model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge)
+        found = detected(data / "truck_test", model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge, verify=verify)
         for suffix, added in labels.items():
             report["truck_heldout" + suffix] = bag_figures(pr_curve(scored(found, added)), conf)
     if (data / "clean_test").is_dir():
-        report["clean_heldout"] = clean_rate(data / "clean_test", model, imgsz, conf, clean_review, nms_iou, merge)
+        report["clean_heldout"] = clean_rate(data / "clean_test", model, imgsz, conf, clean_review, nms_iou, merge, verify)
     return report
 
 
@@ -276,17 +282,17 @@ COMPLETED_SETS = ("real_val", "truck_val")  # the simulator labels every bag: no
 
 def evaluate_validation(model: Path, data: Path, imgsz: int, conf: float, clean_review: dict | None = None,
                         nms_iou: float = 0.5, completions: dict | None = None, inside: float | None = None,
-                        merge: tuple[str, str] | None = None) -> dict:
+                        merge: tuple[str, str] | None = None, verify: tuple[str, float] | None = None) -> dict:
     """The same garbage_bag figures on the validation sets (for choosing; never reported as held out)."""
-    report = _settings(model, imgsz, conf, nms_iou, inside, merge) | {"split": "val"}
+    report = _settings(model, imgsz, conf, nms_iou, inside, merge, verify) | {"split": "val"}
     for name in VAL_SETS:
         if (data / name).is_dir():
-            found = detected(data / name, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge)
+            found = detected(data / name, model, imgsz, nms_iou=nms_iou, inside=inside, merge=merge, verify=verify)
             report[name] = bag_figures(pr_curve(scored(found)), conf)
             if completions is not None and name in COMPLETED_SETS:
                 report[name + "_completed"] = bag_figures(pr_curve(scored(found, completions)), conf)
     if (data / "clean_val").is_dir():
-        report["clean_val"] = clean_rate(data / "clean_val", model, imgsz, conf, clean_review, nms_iou, merge)
+        report["clean_val"] = clean_rate(data / "clean_val", model, imgsz, conf, clean_review, nms_iou, merge, verify)
     return report
 
 
@@ -306,10 +312,11 @@ def _markdown(title: str, column, rows: list[tuple[str, tuple]], reports: list[d
 
 def _column(r: dict) -> str:
     """A report's column head: the file, its input size, and the NMS IoU, --drop-inside and --merge where not the default."""
-    nms, inside, merge = r.get("nms_iou", 0.5), r.get("drop_inside"), r.get("merge")
+    nms, inside, merge, verify = r.get("nms_iou", 0.5), r.get("drop_inside"), r.get("merge"), r.get("verify")
     return (f"{Path(r['model']).name} @{r['imgsz']}" + (f" NMS {nms}" if nms != 0.5 else "")
             + (f" inside {inside}" if inside is not None else "")
-            + (f" + {Path(merge[0]).name} ({merge[1]})" if merge else ""))
+            + (f" + {Path(merge[0]).name} ({merge[1]})" if merge else "")
+            + (f" verified by {Path(verify[0]).name} (w {verify[1]:g})" if verify else ""))
 
 
 def validation_table(reports: list[dict]) -> str:
@@ -377,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="merge a second view into each picture's detections: flip (the model on the mirrored "
                          "picture) or another ONNX file; HOW max or mean (default mean; models/view_merge.py). One "
                          "per --model or one for all; 'none' runs one view")
+    ap.add_argument("--verify", action="append", metavar="VERIFIER[:WEIGHT]",
+                    help="rescore each bag with a crop verifier (edge/vision/verifier.py), WEIGHT its share of the "
+                         "blended score (default 0.5). One per --model or one for all; 'none' runs the detector alone")
     args = ap.parse_args(argv)
     models = args.model or [Path("models/garbage-yolo.onnx")]
     def per_model(values: list | None, default, flag: str) -> list:
@@ -395,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         if view != "none" and view != "flip" and not Path(view).is_file():
             ap.error(f"--merge {v}: no model file {view}")
         merges.append(None if view == "none" else (view, how))
+    verifies = []
+    for v in per_model(args.verify, "none", "--verify"):
+        path, _, weight = v.partition(":")
+        if path != "none" and not Path(path).is_file():
+            ap.error(f"--verify {v}: no verifier file {path}")
+        verifies.append(None if path == "none" else (path, float(weight or 0.5)))
     review = read_review(args.clean_review) if args.clean_review.is_file() else None
     try:
         completions = read_completions(args.completions) if args.completions.is_file() else None
@@ -402,11 +418,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate: {args.completions}: {e}", file=sys.stderr)
         return 2
     if args.split == "val":
-        reports = [evaluate_validation(m, args.data, z, c, review, i, completions, d, g)
-                   for m, z, c, i, d, g in zip(models, sizes, confs, ious, insides, merges)]
+        reports = [evaluate_validation(m, args.data, z, c, review, i, completions, d, g, v)
+                   for m, z, c, i, d, g, v in zip(models, sizes, confs, ious, insides, merges, verifies)]
     else:
-        reports = [evaluate(m, args.data, z, c, args.full_sim, review, i, completions, d, g)
-                   for m, z, c, i, d, g in zip(models, sizes, confs, ious, insides, merges)]
+        reports = [evaluate(m, args.data, z, c, args.full_sim, review, i, completions, d, g, v)
+                   for m, z, c, i, d, g, v in zip(models, sizes, confs, ious, insides, merges, verifies)]
     print(json.dumps(reports, indent=2))
     print(validation_table(reports) if args.split == "val" else table(reports))
     if args.json:

@@ -140,6 +140,7 @@ def _bench(args) -> int:
                 if row.get("speedup_vs_float"):
                     print("  " + _("INT8 against float at imgsz {imgsz}: {ratio:.2f}x as fast (median of {rounds} rounds taking turns)").format(
                         imgsz=size, ratio=row["speedup_vs_float"], rounds=len(row["round_ms"])), flush=True)
+    verifier_row = _bench_verifier(v, locate(config_arg(args)).path.parent, frame, args, threads) if rows else None
     if not rows:
         print(_("gedge bench: no backend could be measured"), file=sys.stderr)
         # a missing or wrong model file is the caller's to fix, as in detect and replay
@@ -150,6 +151,9 @@ def _bench(args) -> int:
     pick = ("backend", "model", "imgsz", "ms_median")
     rec = {"recommended": {k: best[k] for k in pick},
            "recommended_at_config_imgsz": {k: best_cfg[k] for k in pick} if best_cfg else None}
+    if verifier_row:  # weighed against the detector the box would run: at the config's imgsz where measured
+        base = best_cfg or best
+        rec["verifier_share_of_frame_with_one_bag"] = round(verifier_row["ms_median"] / base["ms_median"], 3)
     if args.json:
         print(json.dumps(rec))
     else:
@@ -160,4 +164,42 @@ def _bench(args) -> int:
                 imgsz=v.imgsz, backend=best_cfg["backend"], model=Path(best_cfg["model"]).name, ms=best_cfg["ms_median"])
                   + f" -> `gedge config set vision.backend {best_cfg['backend']}`"
                   + (f" `gedge config set vision.model {best_cfg['model']}`" if best_cfg["model"] != str(model) else ""))
+        if "verifier_share_of_frame_with_one_bag" in rec:
+            print(_("the verifier adds {pct:.0f} % to the time of {model} at imgsz {imgsz} on a frame with one bag").format(
+                pct=100 * rec["verifier_share_of_frame_with_one_bag"], model=Path(base["model"]).name, imgsz=base["imgsz"]))
     return EXIT_OK
+
+
+class _OneBag:
+    """The verifier as time_side_by_side expects a detector: one bag-sized box per frame."""
+
+    def __init__(self, verifier, box):
+        self.verifier, self.box = verifier, box
+
+    def detect(self, frame):
+        return self.verifier.probs(frame, [self.box])
+
+
+def _bench_verifier(vision, base_dir, frame, args, threads) -> dict | None:
+    """The crop verifier's cost per detected bag (vision.verifier), or None when it is off or unusable."""
+    if not vision.verifier.model:
+        return None
+    from ..paths import resolve_resource
+    from ..vision.detector import ModelError
+    from ..vision.verifier import CropVerifier
+
+    try:
+        verifier = CropVerifier(resolve_resource(vision.verifier.model, base_dir), threads)
+    except ModelError as e:
+        print(_("gedge bench: verifier: {reason}").format(reason=e), file=sys.stderr)
+        return None
+    h, w = frame.shape[:2]
+    box = (w * 0.4, h * 0.6, w * 0.6, h * 0.9)  # a bag's size on the floor of a 640 x 480 room
+    row = {"verifier": str(verifier.model_path), "crop_px": verifier.size, "threads": threads,
+           **time_side_by_side([_OneBag(verifier, box)], frame, args.runs, args.rounds)[0]}
+    if args.json:
+        print(json.dumps(row), flush=True)
+    else:
+        print(_("verifier {size} px: median {ms:.1f} ms per detected bag ({model})").format(
+            size=verifier.size, ms=row["ms_median"], model=verifier.model_path.name), flush=True)
+    return row

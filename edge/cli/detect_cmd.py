@@ -18,6 +18,8 @@ def register(sub, common) -> None:
     p.add_argument("--model", metavar="PATH", help=_("model file (default: vision.model)"))
     p.add_argument("--conf", type=float, help=_("minimum confidence (default: vision.conf)"))
     p.add_argument("--imgsz", type=int, help=_("input size, a multiple of 32 (default: vision.imgsz)"))
+    p.add_argument("--no-verify", action="store_true",
+                   help=_("the detector alone, without the crop verifier of vision.verifier"))
     p.add_argument("--json", action="store_true", help=_("one JSON object per image"))
     p.add_argument("--draw", metavar="DIR", type=Path, help=_("write each picture with its boxes drawn into DIR"))
     p.set_defaults(func=_detect)
@@ -29,6 +31,7 @@ def _detect(args) -> int:
     from ..config import ConfigError, load_config, locate
     from ..paths import resolve_resource
     from ..vision.detector import ModelError, draw_detections, load_detector
+    from ..vision.pipeline import with_verifier
 
     try:
         cfg = load_config(config_arg(args))
@@ -42,9 +45,13 @@ def _detect(args) -> int:
     if imgsz % 32 or not (64 <= imgsz <= 1280):
         print(_("gedge detect: --imgsz must be a multiple of 32 between 64 and 1280"), file=sys.stderr)
         return EXIT_USAGE
-    model = Path(args.model) if args.model else resolve_resource(v.model, locate(config_arg(args)).path.parent)
+    base_dir = locate(config_arg(args)).path.parent
+    model = Path(args.model) if args.model else resolve_resource(v.model, base_dir)
+    conf = args.conf or v.conf
     try:
-        det = load_detector(args.backend or v.backend, model, imgsz, args.conf or v.conf, v.iou, v.threads)
+        det = load_detector(args.backend or v.backend, model, imgsz, conf, v.iou, v.threads)
+        if not args.no_verify:
+            det = with_verifier(det, v, base_dir, conf)
     except ModelError as e:
         print(_("gedge detect: {reason}").format(reason=e), file=sys.stderr)
         return EXIT_USAGE

@@ -61,6 +61,12 @@ class Static(Section):
     absorb_after_s: PosSeconds = 21600.0  # an object unchanged this long becomes part of the room
 
 
+class Verifier(Section):
+    # the crop classifier that looks again at each detected bag (docs/detector.md); "" turns it off
+    model: str = "models/bag-verifier.onnx"
+    weight: float = Field(0.3, ge=0, lt=1)  # its share of a bag's score: conf ** (1 - weight) * p ** weight
+
+
 class Vision(Section):
     backend: Literal["onnx", "ultralytics"] = "onnx"
     model: str = "models/garbage-yolo-int8.onnx"  # the float file: models/garbage-yolo.onnx (docs/detector.md)
@@ -68,6 +74,7 @@ class Vision(Section):
     conf: float = Field(0.4, gt=0, lt=1)
     iou: float = Field(0.5, gt=0, lt=1)
     threads: int = Field(2, ge=1, le=16)
+    verifier: Verifier = Verifier()
     motion: Motion = Motion()
     static: Static = Static()
     # OpenCV's own worker threads (cv2.setNumThreads), set on purpose: 1 keeps the small-picture

@@ -153,18 +153,7 @@ class OnnxDetector:
         except ImportError:
             raise ModelError("the onnx backend needs the onnxruntime package (pip install onnxruntime)") from None
         path = _check_file(model_path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, int(threads))
-        opts.inter_op_num_threads = 1
-        # idle worker threads must sleep, not spin: spinning doubles the CPU-seconds per inference
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
-        # the input size never changes: the arena's spare blocks would only cost a small board RAM
-        opts.enable_cpu_mem_arena = False
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own types for a bad file
-            raise ModelError(f"model {path} is not a usable ONNX file ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+        self.session = cpu_session(ort, path, threads)
         inp = self.session.get_inputs()[0]
         outs = self.session.get_outputs()
         if len(inp.shape) != 4 or len(outs) < 1 or len(outs[0].shape) != 3:
@@ -257,6 +246,22 @@ class UltralyticsDetector:
         clss = b.cls.cpu().numpy().astype(int) if b is not None else np.zeros(0, int)
         return [Detection(str(names.get(int(c), f"class{int(c)}")), float(s), tuple(float(v) for v in box), int(c))
                 for box, s, c in zip(xyxy, confs, clss)]
+
+
+def cpu_session(ort, path: Path, threads: int):
+    """An onnxruntime CPU session for a fixed-size model on a small board; ModelError for a bad file."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, int(threads))
+    opts.inter_op_num_threads = 1
+    # idle worker threads must sleep, not spin: spinning doubles the CPU-seconds per inference
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    # the input size never changes: the arena's spare blocks would only cost a small board RAM
+    opts.enable_cpu_mem_arena = False
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for a bad file
+        raise ModelError(f"model {path} is not a usable ONNX file ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
 
 
 def _check_file(model_path: str | Path) -> Path:

@@ -268,13 +268,26 @@ def replay(frames: Iterable[tuple[np.ndarray, float]], pipeline: VisionPipeline,
 
 
 def make_detector(config, base_dir: Path | None = None):
-    """The detector the config names (vision.backend / model / imgsz / conf / iou / threads).
-    Raises the detector module's ModelError when the model is missing or unusable."""
+    """The detector the config names (vision.backend / model / imgsz / conf / iou / threads),
+    with the crop verifier of vision.verifier around it when one is named.
+    Raises the detector module's ModelError when a model is missing or unusable."""
     from ..paths import resolve_resource
     from .detector import load_detector  # imported here: the pure parts never need a model
 
     v = config.vision
-    return load_detector(v.backend, str(resolve_resource(v.model, base_dir)), v.imgsz, v.conf, v.iou, v.threads)
+    detector = load_detector(v.backend, str(resolve_resource(v.model, base_dir)), v.imgsz, v.conf, v.iou, v.threads)
+    return with_verifier(detector, v, base_dir, v.conf)
+
+
+def with_verifier(detector, vision, base_dir: Path | None, conf: float):
+    """detector, its bags rescored by vision.verifier's model (unchanged when that is "")."""
+    if not vision.verifier.model:
+        return detector
+    from ..paths import resolve_resource
+    from .verifier import CropVerifier, VerifiedDetector
+
+    verifier = CropVerifier(resolve_resource(vision.verifier.model, base_dir), vision.threads)
+    return VerifiedDetector(detector, verifier, vision.verifier.weight, conf)
 
 
 class VisionLoop:

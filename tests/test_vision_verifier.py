@@ -1,0 +1,143 @@
+"""The bag verifier: the crop it is shown, the blended score, the floor that loses no box, and a
+real ONNX classifier run through onnxruntime on the crop."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.vision.detector import PAD_VALUE, Detection, ModelError
+from edge.vision.verifier import CropVerifier, VerifiedDetector, blend, crop_box, detector_floor, to_input
+
+
+def test_crop_is_the_box_squared_with_its_margin():
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[40:60, 90:130] = 255  # a white 40 x 20 box
+    crop = crop_box(frame, (90, 40, 130, 60), size=52, margin=0.15)
+    # the longer side (40) plus 15 % each side is 52 pixels: one pixel per output pixel
+    assert crop.shape == (52, 52, 3)
+    white = crop[:, :, 0] == 255
+    ys, xs = np.nonzero(white)
+    assert (xs.min(), xs.max()) == (6, 45) and (ys.min(), ys.max()) == (16, 35)
+    assert white.sum() == 40 * 20
+
+
+def test_crop_leaving_the_frame_is_padded_grey():
+    frame = np.full((50, 50, 3), 10, np.uint8)
+    crop = crop_box(frame, (0, 0, 20, 20), size=26, margin=0.15)
+    assert (crop[0, 0] == PAD_VALUE).all() and (crop[-1, -1] == 10).all()
+    # a box wholly outside still gives a crop (all grey), not an error
+    assert (crop_box(frame, (80, 80, 90, 90), 16) == PAD_VALUE).all()
+
+
+def test_input_is_rgb_in_efficientnet_lite_range():
+    crop = np.zeros((4, 4, 3), np.uint8)
+    crop[..., 2] = 255  # red in BGR
+    x = to_input([crop])
+    assert x.shape == (1, 3, 4, 4) and x.dtype == np.float32
+    assert np.allclose(x[0, 0], 128 / 128) and np.allclose(x[0, 1], -127 / 128)
+
+
+@pytest.mark.parametrize("threshold,weight", [(0.4, 0.5), (0.25, 0.3), (0.6, 0.7)])
+def test_the_floor_is_exactly_the_lowest_score_that_can_pass(threshold, weight):
+    floor = detector_floor(threshold, weight)
+    assert blend(floor, 1.0, weight) == pytest.approx(threshold)
+    assert blend(floor * 0.99, 1.0, weight) < threshold  # below it, even a certain verifier cannot lift a box
+
+
+class FakeDetector:
+    names, backend, imgsz = ("garbage_bag", "bin", "person"), "onnx", 416
+
+    def __init__(self, dets):
+        self.dets, self.conf = dets, 0.4
+
+    def detect(self, frame):
+        return [d for d in self.dets if d.conf >= self.conf]
+
+
+class FixedVerifier:
+    def __init__(self, by_x):
+        self.by_x = by_x  # a box's left edge -> the probability the verifier gives it
+
+    def probs(self, frame, boxes):
+        return np.array([self.by_x[int(b[0])] for b in boxes])
+
+
+def test_bags_are_rescored_and_other_classes_pass():
+    dets = [Detection("garbage_bag", 0.9, (0, 0, 10, 10)), Detection("garbage_bag", 0.9, (20, 0, 30, 10)),
+            Detection("garbage_bag", 0.2, (40, 0, 50, 10)), Detection("bin", 0.5, (60, 0, 70, 10), 1),
+            Detection("person", 0.3, (80, 0, 90, 10), 2)]
+    inner = FakeDetector(dets)
+    det = VerifiedDetector(inner, FixedVerifier({0: 0.9, 20: 0.05, 40: 1.0}), weight=0.5, conf=0.4)
+    assert inner.conf == pytest.approx(0.16)  # 0.4 ** 2: the floor the blend needs
+    out = det.detect(np.zeros((10, 100, 3), np.uint8))
+    # the bag only the detector believes falls (0.9 * 0.05 -> 0.21); the low one a sure verifier
+    # lifts (0.2 * 1.0 -> 0.447); the bin passes; the person stays under the threshold
+    assert [(d.cls, d.xyxy[0], round(d.conf, 3)) for d in out] == [
+        ("garbage_bag", 0, 0.9), ("bin", 60, 0.5), ("garbage_bag", 40, 0.447)]
+
+
+def tiny_classifier(path, size=8):
+    """A real ONNX classifier: the logit is 10 x (mean of the red channel) + 5, so a crop mostly red says bag."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Slice", ["x", "s", "e", "a"], ["red"]),
+             helper.make_node("ReduceMean", ["red"], ["m"], axes=[1, 2, 3], keepdims=0),
+             helper.make_node("Mul", ["m", "ten"], ["t"]), helper.make_node("Add", ["t", "five"], ["logit"])]
+    inits = [helper.make_tensor("s", TensorProto.INT64, [1], [0]), helper.make_tensor("e", TensorProto.INT64, [1], [1]),
+             helper.make_tensor("a", TensorProto.INT64, [1], [1]), helper.make_tensor("ten", TensorProto.FLOAT, [], [10.0]),
+             helper.make_tensor("five", TensorProto.FLOAT, [], [5.0])]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, size, size])],
+                              [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["n"])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    model.doc_string = "a classifier for tests; " * 60  # a real model is never under 1 kB (_check_file)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_real_onnx_verifier_scores_each_crop(tmp_path):
+    v = CropVerifier(tiny_classifier(tmp_path / "v.onnx"), threads=1)
+    assert v.size == 8
+    frame = np.zeros((60, 60, 3), np.uint8)
+    frame[5:25, 5:25] = (0, 0, 255)  # red square (BGR)
+    p = v.probs(frame, [(5, 5, 25, 25), (35, 35, 55, 55)])
+    assert p[0] > 0.9 and p[1] < 0.1
+    assert v.probs(frame, []).shape == (0,)
+
+
+def test_a_file_that_is_no_verifier_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        CropVerifier(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"junk" * 500)
+    with pytest.raises(ModelError, match="not a usable ONNX file"):
+        CropVerifier(tmp_path / "junk.onnx")
+
+
+SHIPPED = Path(__file__).resolve().parent.parent / "models" / "bag-verifier.onnx"
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="the shipped verifier models/bag-verifier.onnx is absent")
+def test_the_default_config_wraps_the_detector_and_rescores_its_bags():
+    from edge.config import load_file
+    from edge.vision.pipeline import make_detector
+    from hw.sim import SimRoom
+
+    root = SHIPPED.parent.parent
+    cfg = load_file(root / "config" / "default.yaml")
+    det = make_detector(cfg, root / "config")
+    assert isinstance(det, VerifiedDetector) and det.verifier.size == 128
+    frame, _truth = SimRoom("bag_removed_by_cleaner", seed=0).render(100.0)  # a bag on the floor
+    raw = det.detector.detect(frame)
+    bags = [d for d in raw if d.cls == "garbage_bag"]
+    p = det.verifier.probs(frame, [d.xyxy for d in bags])
+    expected = sorted(round(float(blend(d.conf, q, cfg.vision.verifier.weight)), 5) for d, q in zip(bags, p)
+                      if blend(d.conf, q, cfg.vision.verifier.weight) >= cfg.vision.conf)
+    got = det.detect(frame)
+    assert expected and sorted(round(d.conf, 5) for d in got if d.cls == "garbage_bag") == expected
+    assert p.max() > 0.5  # the simulated bag is a bag to the verifier too
+    # turned off, the config's detector is the bare one
+    cfg.vision.verifier.model = ""
+    assert not isinstance(make_detector(cfg, root / "config"), VerifiedDetector)
