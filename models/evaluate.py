@@ -41,11 +41,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from edge.config.vision import Verifier  # noqa: E402
 from edge.vision.detector import load_detector  # noqa: E402
+from edge.vision.verifier import CropVerifier, VerifiedDetector  # noqa: E402
 from edge.vision.zones import box_area, intersection  # noqa: E402
 from models.review_sheets import confirmed_boxes, read_review  # noqa: E402
 from models.view_merge import HOWS, MergedDetector  # noqa: E402
-from edge.vision.verifier import CropVerifier, VerifiedDetector  # noqa: E402
 
 CLASSES = ("garbage_bag", "bin", "person")
 
@@ -386,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                          "per --model or one for all; 'none' runs one view")
     ap.add_argument("--verify", action="append", metavar="VERIFIER[:WEIGHT]",
                     help="rescore each bag with a crop verifier (edge/vision/verifier.py), WEIGHT its share of the "
-                         "blended score (default 0.5). One per --model or one for all; 'none' runs the detector alone")
+                         "blended score (default vision.verifier.weight's default). One per --model or one for all; 'none' runs the detector alone")
     args = ap.parse_args(argv)
     models = args.model or [Path("models/garbage-yolo.onnx")]
     def per_model(values: list | None, default, flag: str) -> list:
@@ -410,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         path, _, weight = v.partition(":")
         if path != "none" and not Path(path).is_file():
             ap.error(f"--verify {v}: no verifier file {path}")
-        verifies.append(None if path == "none" else (path, float(weight or 0.5)))
+        verifies.append(None if path == "none" else (path, float(weight or Verifier().weight)))
     review = read_review(args.clean_review) if args.clean_review.is_file() else None
     try:
         completions = read_completions(args.completions) if args.completions.is_file() else None

@@ -244,6 +244,16 @@ def test_validate_says_when_the_model_file_is_missing(config_file, capsys):
     assert "vision.model" in err and "no-such-model.onnx" in err
 
 
+def test_validate_says_when_the_verifier_file_is_missing_and_not_when_it_is_off(config_file, capsys):
+    text = edited_text(config_file.read_text(encoding="utf-8"), "vision.verifier.model", "models/no-such-verifier.onnx")
+    config_file.write_text(text, encoding="utf-8")
+    assert main(["--config", str(config_file), "config", "validate"]) == 2
+    err = capsys.readouterr().err
+    assert "vision.verifier.model" in err and "no-such-verifier.onnx" in err
+    config_file.write_text(edited_text(text, "vision.verifier.model", ""), encoding="utf-8")
+    assert main(["--config", str(config_file), "config", "validate"]) == 0, capsys.readouterr().err
+
+
 # --- gedge run and the simulated room -----------------------------------------------------------
 
 def _run(config: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -141,3 +141,41 @@ def test_the_default_config_wraps_the_detector_and_rescores_its_bags():
     # turned off, the config's detector is the bare one
     cfg.vision.verifier.model = ""
     assert not isinstance(make_detector(cfg, root / "config"), VerifiedDetector)
+
+
+def test_evaluate_rescores_bags_with_the_verifier_it_is_asked_to(tmp_path, monkeypatch, capsys):
+    import json
+    import sys
+
+    import cv2
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
+    import evaluate
+
+    (tmp_path / "sim_val" / "images").mkdir(parents=True)
+    (tmp_path / "sim_val" / "labels").mkdir()
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[8:24, 8:24] = (0, 0, 255)  # the labelled bag is red; the other box holds nothing red
+    cv2.imwrite(str(tmp_path / "sim_val" / "images" / "a.png"), img)
+    (tmp_path / "sim_val" / "labels" / "a.txt").write_text("0 0.25 0.25 0.25 0.25\n")
+
+    class TwoBoxes(FakeDetector):  # the detector is surer of the empty box than of the bag
+        def __init__(self):
+            self.conf = 0.05
+
+        def detect(self, frame):
+            found = [Detection("garbage_bag", 0.9, (40, 40, 56, 56)), Detection("garbage_bag", 0.6, (8, 8, 24, 24))]
+            return [d for d in found if d.conf >= self.conf]
+
+    monkeypatch.setattr(evaluate, "load_detector", lambda backend, model, **kw: TwoBoxes())
+    verifier = tiny_classifier(tmp_path / "v.onnx")
+    args = ["--split", "val", "--data", str(tmp_path), "--clean-review", str(tmp_path / "none.csv"),
+            "--json", str(tmp_path / "out.json"), "--model", "a.onnx", "--model", "a.onnx"]
+    assert evaluate.main(args + ["--verify", "none", "--verify", f"{verifier}:0.5"]) == 0
+    assert "| a.onnx @416 | a.onnx @416 verified by v.onnx (w 0.5) |" in capsys.readouterr().out
+    alone, verified = json.loads((tmp_path / "out.json").read_text())
+    # alone the false box ranks first; the verifier puts the bag first
+    assert alone["sim_val"]["ap50"] < 1.0 and verified["sim_val"]["ap50"] == 1.0
+    with pytest.raises(SystemExit):
+        evaluate.main(args + ["--verify", str(tmp_path / "missing.onnx")])
+    assert "no verifier file" in capsys.readouterr().err

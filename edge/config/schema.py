@@ -113,9 +113,13 @@ def missing_files(cfg: Config, base_dir: Path) -> list[tuple[Loc, str]]:
     from ..paths import resolve_resource
 
     problems: list[tuple[Loc, str]] = []
-    if not resolve_resource(cfg.vision.model, base_dir).exists():
-        problems.append((("vision", "model"), _("model file not found: {path} (looked beside the config "
-                                                "and among the installed files)").format(path=cfg.vision.model)))
+    named = [(("vision", "model"), cfg.vision.model)]
+    if cfg.vision.verifier.model:  # "" is the verifier turned off
+        named.append((("vision", "verifier", "model"), cfg.vision.verifier.model))
+    for loc, path in named:
+        if not resolve_resource(path, base_dir).exists():
+            problems.append((loc, _("model file not found: {path} (looked beside the config "
+                                    "and among the installed files)").format(path=path)))
     return problems
 
 
