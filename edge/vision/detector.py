@@ -152,7 +152,7 @@ class OnnxDetector:
             import onnxruntime as ort
         except ImportError:
             raise ModelError("the onnx backend needs the onnxruntime package (pip install onnxruntime)") from None
-        path = _check_file(model_path)
+        path = checked_model_file(model_path)
         self.session = cpu_session(ort, path, threads)
         inp = self.session.get_inputs()[0]
         outs = self.session.get_outputs()
@@ -264,7 +264,8 @@ def cpu_session(ort, path: Path, threads: int):
         raise ModelError(f"model {path} is not a usable ONNX file ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
 
 
-def _check_file(model_path: str | Path) -> Path:
+def checked_model_file(model_path: str | Path) -> Path:
+    """model_path as a Path when it names a plausible model file; ModelError with the reason otherwise."""
     path = Path(model_path)
     if not path.exists():
         raise ModelError(f"model file not found: {path}")

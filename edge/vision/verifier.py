@@ -22,7 +22,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .detector import PAD_VALUE, Detection, Detector, ModelError, _check_file, cpu_session
+from .detector import PAD_VALUE, Detection, Detector, ModelError, checked_model_file, cpu_session
 
 MARGIN = 0.15  # context on each side, a share of the box's longer side
 CHECKED = "garbage_bag"
@@ -68,7 +68,7 @@ class CropVerifier:
             import onnxruntime as ort
         except ImportError:
             raise ModelError("the verifier needs the onnxruntime package (pip install onnxruntime)") from None
-        path = _check_file(model_path)
+        path = checked_model_file(model_path)
         self.session = cpu_session(ort, path, threads)
         inp = self.session.get_inputs()[0]
         if len(inp.shape) != 4 or not isinstance(inp.shape[2], int) or inp.shape[2] != inp.shape[3]:
