@@ -93,8 +93,8 @@ CALIB_COUNT = 480  # asked for (fewer where a folder runs short); 240 scored low
 PERCENTILE = 99.99  # of each activation's values, its range with --method percentile
 
 
-def blob_reader(blobs: list[np.ndarray]):
-    """The prepared pictures as an onnxruntime CalibrationDataReader, fed as `images`."""
+def blob_reader(blobs: list[np.ndarray], input_name: str = "images"):
+    """The prepared pictures as an onnxruntime CalibrationDataReader, fed as `input_name`."""
     from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
@@ -112,7 +112,7 @@ def blob_reader(blobs: list[np.ndarray]):
 
         def get_next(self):
             blob = next(self.items, None)
-            return None if blob is None else {"images": blob}
+            return None if blob is None else {input_name: blob}
 
     return Reader()
 

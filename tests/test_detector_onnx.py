@@ -140,7 +140,7 @@ def test_cli_bench_recommends_a_backend():
     assert rows[-1]["recommended"]["backend"] == "onnx" and rows[-1]["recommended"]["ms_median"] > 0
     # the default config's crop verifier is timed too, per detected bag, and weighed against the detector
     (verifier,) = [r for r in rows[:-1] if "verifier" in r]
-    assert Path(verifier["verifier"]).name == "bag-verifier.onnx" and verifier["crop_px"] == 128
+    assert Path(verifier["verifier"]).name == "bag-verifier-int8.onnx" and verifier["crop_px"] == 128
     assert verifier["ms_median"] > 0 and rows[-1]["verifier_share_of_frame_with_one_bag"] > 0
 
 

@@ -116,10 +116,11 @@ def test_a_file_that_is_no_verifier_is_a_model_error(tmp_path):
         CropVerifier(tmp_path / "junk.onnx")
 
 
-SHIPPED = Path(__file__).resolve().parent.parent / "models" / "bag-verifier.onnx"
+SHIPPED = Path(__file__).resolve().parent.parent / "models" / "bag-verifier-int8.onnx"
+SHIPPED_FLOAT = SHIPPED.with_name("bag-verifier.onnx")
 
 
-@pytest.mark.skipif(not SHIPPED.is_file(), reason="the shipped verifier models/bag-verifier.onnx is absent")
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="the shipped verifier models/bag-verifier-int8.onnx is absent")
 def test_the_default_config_wraps_the_detector_and_rescores_its_bags():
     from edge.config import load_file
     from edge.vision.pipeline import make_detector
@@ -179,3 +180,75 @@ def test_evaluate_rescores_bags_with_the_verifier_it_is_asked_to(tmp_path, monke
     with pytest.raises(SystemExit):
         evaluate.main(args + ["--verify", str(tmp_path / "missing.onnx")])
     assert "no verifier file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (SHIPPED.is_file() and SHIPPED_FLOAT.is_file()), reason="the shipped verifier pair is absent")
+def test_the_shipped_int8_verifier_scores_like_its_float_twin():
+    from hw.sim import SimRoom
+
+    boxes, frames = [], []
+    for seed in range(4):  # the bag on the floor of four renderings, and a box on the wall
+        frame, truth = SimRoom("bag_removed_by_cleaner", seed=9000 + seed).render(100.0)
+        frames.append(frame)
+        boxes.append([o.xyxy for o in truth if o.cls == "garbage_bag"] + [(20, 20, 120, 120)])
+    q, f = CropVerifier(SHIPPED, threads=1), CropVerifier(SHIPPED_FLOAT, threads=1)
+    pq = np.concatenate([q.probs(fr, b) for fr, b in zip(frames, boxes)])
+    pf = np.concatenate([f.probs(fr, b) for fr, b in zip(frames, boxes)])
+    assert len(pq) >= 5 and np.abs(pq - pf).max() < 0.1
+
+
+def tiny_conv_classifier(path, size=16):
+    """A real conv classifier: Conv 3->4 (3x3), Relu, global average pool, a one-logit Gemm head."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(0, 0.1, 4).astype(np.float32), "b"),
+             numpy_helper.from_array(rng.normal(0, 1, (1, 4)).astype(np.float32), "hw"),
+             numpy_helper.from_array(np.zeros(1, np.float32), "hb")]
+    nodes = [helper.make_node("Conv", ["crops", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("GlobalAveragePool", ["r"], ["g"], name="pool"),
+             helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "hw", "hb"], ["logits"], transB=1, name="head")]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["n", 3, size, size])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 1])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_quantize_verifier_makes_int8_convs_keeps_the_head_float_and_agrees(tmp_path):
+    import sys
+
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime.quantization")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
+    import quantize_verifier
+    from train_verifier import PAD
+
+    size = 16
+    model = tiny_conv_classifier(tmp_path / "v.onnx", size)
+    rng = np.random.default_rng(1)
+    train = {"x": rng.integers(0, 256, (60, size + 2 * PAD, size + 2 * PAD, 3), dtype=np.uint8), "y": np.zeros(60)}
+    blobs = quantize_verifier.calibration_crops(train, 40, size, seed=0)
+    assert len(blobs) == 40 and blobs[0].shape == (1, 3, size, size)
+    out = tmp_path / "v-int8.onnx"
+    quantize_verifier.quantize_verifier(model, out, blobs)
+    graph = onnx.load(str(out)).graph
+    int8 = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
+    dequantized = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    conv = next(n for n in graph.node if n.op_type == "Conv")
+    head = next(n for n in graph.node if n.op_type == "Gemm")
+    assert dequantized.get(conv.input[1]) in int8  # the conv's weights are int8
+    assert head.input[1] not in dequantized  # the head's weights stay float
+    import onnxruntime as ort
+
+    x = np.concatenate(blobs[:20])
+    lf = ort.InferenceSession(str(model)).run(None, {"crops": x})[0]
+    lq = ort.InferenceSession(str(out)).run(None, {"crops": x})[0]
+    assert np.abs(lq - lf).max() < 0.05 * (np.abs(lf).max() + 1e-6) + 0.02
+    # a missing dataset and cache is one line and exit 2
+    assert quantize_verifier.main([str(model), "--data", str(tmp_path / "none"), "--work", str(tmp_path / "w")]) == 2

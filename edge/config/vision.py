@@ -63,7 +63,7 @@ class Static(Section):
 
 class Verifier(Section):
     # the crop classifier that looks again at each detected bag (docs/detector.md); "" turns it off
-    model: str = "models/bag-verifier.onnx"
+    model: str = "models/bag-verifier-int8.onnx"  # the float file: models/bag-verifier.onnx
     weight: float = Field(0.3, ge=0, lt=1)  # its share of a bag's score: conf ** (1 - weight) * p ** weight
 
 
