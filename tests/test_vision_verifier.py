@@ -93,7 +93,7 @@ def tiny_classifier(path, size=8):
                               [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["n"])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
-    model.doc_string = "a classifier for tests; " * 60  # a real model is never under 1 kB (checked_model_file)
+    model.doc_string = "a classifier for tests; " * 60  # a real model is never under 1 kB (_check_file)
     onnx.save(model, str(path))
     return path
 

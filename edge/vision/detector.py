@@ -148,12 +148,7 @@ class OnnxDetector:
     backend = "onnx"
 
     def __init__(self, model_path: str | Path, imgsz: int = 320, conf: float = 0.4, iou: float = 0.5, threads: int = 2):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ModelError("the onnx backend needs the onnxruntime package (pip install onnxruntime)") from None
-        path = checked_model_file(model_path)
-        self.session = cpu_session(ort, path, threads)
+        self.session, path = cpu_session(model_path, threads, "the onnx backend")
         inp = self.session.get_inputs()[0]
         outs = self.session.get_outputs()
         if len(inp.shape) != 4 or len(outs) < 1 or len(outs[0].shape) != 3:
@@ -248,8 +243,14 @@ class UltralyticsDetector:
                 for box, s, c in zip(xyxy, confs, clss)]
 
 
-def cpu_session(ort, path: Path, threads: int):
-    """An onnxruntime CPU session for a fixed-size model on a small board; ModelError for a bad file."""
+def cpu_session(model_path: str | Path, threads: int, user: str):
+    """An onnxruntime CPU session for a fixed-size model on a small board, and the model's path;
+    ModelError for a missing onnxruntime (naming its user) or a bad file."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ModelError(f"{user} needs the onnxruntime package (pip install onnxruntime)") from None
+    path = _check_file(model_path)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, int(threads))
     opts.inter_op_num_threads = 1
@@ -259,13 +260,12 @@ def cpu_session(ort, path: Path, threads: int):
     # the input size never changes: the arena's spare blocks would only cost a small board RAM
     opts.enable_cpu_mem_arena = False
     try:
-        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"]), path
     except Exception as exc:  # onnxruntime raises its own types for a bad file
         raise ModelError(f"model {path} is not a usable ONNX file ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
 
 
-def checked_model_file(model_path: str | Path) -> Path:
-    """model_path as a Path when it names a plausible model file; ModelError with the reason otherwise."""
+def _check_file(model_path: str | Path) -> Path:
     path = Path(model_path)
     if not path.exists():
         raise ModelError(f"model file not found: {path}")

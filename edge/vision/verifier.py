@@ -22,7 +22,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .detector import PAD_VALUE, Detection, Detector, ModelError, checked_model_file, cpu_session
+from .detector import PAD_VALUE, Detection, Detector, ModelError, cpu_session
 
 MARGIN = 0.15  # context on each side, a share of the box's longer side
 CHECKED = "garbage_bag"
@@ -64,12 +64,7 @@ class CropVerifier:
     """The classifier (ONNX: N x 3 x S x S in, N logits or N x 1 out) on onnxruntime."""
 
     def __init__(self, model_path: str | Path, threads: int = 2):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ModelError("the verifier needs the onnxruntime package (pip install onnxruntime)") from None
-        path = checked_model_file(model_path)
-        self.session = cpu_session(ort, path, threads)
+        self.session, path = cpu_session(model_path, threads, "the verifier")
         inp = self.session.get_inputs()[0]
         if len(inp.shape) != 4 or not isinstance(inp.shape[2], int) or inp.shape[2] != inp.shape[3]:
             raise ModelError(f"model {path} is not a crop verifier (input {inp.shape}; a square N x 3 x S x S is needed)")
