@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Extras per target: the tests exercise every backend; the demo runs on onnxruntime alone, so a
 # fresh `make demo` never installs torch and CUDA (the ultralytics extra: gigabytes). Both targets
 # share one venv: `make test` after `make demo` adds what the tests need.
-TEST_EXTRAS ?= ultralytics,mqtt,gpio,postgres,dev
+TEST_EXTRAS ?= ultralytics,verifier,mqtt,gpio,postgres,dev
 DEMO_EXTRAS ?= mqtt
 # python3-venv: Debian ships `python3 -m venv` apart; systemd: `systemd-analyze verify` of the unit (containers often lack it)
 # postgresql: the receiver's tests start a throwaway server; chromium (+ CJK fonts): the board's browser tests

@@ -252,3 +252,40 @@ def test_quantize_verifier_makes_int8_convs_keeps_the_head_float_and_agrees(tmp_
     assert np.abs(lq - lf).max() < 0.05 * (np.abs(lf).max() + 1e-6) + 0.02
     # a missing dataset and cache is one line and exit 2
     assert quantize_verifier.main([str(model), "--data", str(tmp_path / "none"), "--work", str(tmp_path / "w")]) == 2
+
+
+def _train_verifier():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
+    import train_verifier
+
+    return train_verifier
+
+
+def test_auc_and_recall_at_precision_by_hand():
+    tv = _train_verifier()
+    y = np.array([1, 0, 1, 0, 1], np.float32)
+    s = np.array([0.9, 0.8, 0.7, 0.2, 0.1])
+    # pairs (bag above not-bag): 0.9 beats both, 0.7 beats 0.2, 0.1 beats none -> 3 of 6
+    assert tv.auc(y, s) == pytest.approx(3 / 6)
+    assert tv.auc(np.array([1, 0], np.float32), np.array([0.5, 0.5])) == pytest.approx(0.5)  # a tie is half
+    # by score: bag, not, bag, not, bag -> precision 1, 0.5, 0.67, 0.5, 0.6: only the first reaches 0.85
+    assert tv.recall_at(y, s, 0.85) == pytest.approx(1 / 3)
+
+
+def test_train_verifier_without_a_dataset_is_one_clear_line(tmp_path, capsys):
+    tv = _train_verifier()
+    assert tv.main(["--data", str(tmp_path / "none"), "--work", str(tmp_path / "w")]) == 2
+    assert "no dataset at" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
+def test_the_pretrained_start_is_checksummed_and_has_one_logit():
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the verifier extra is not installed")
+    torch = pytest.importorskip("torch")
+    net = _train_verifier().pretrained_network()
+    net.eval()
+    with torch.no_grad():
+        out = net(torch.zeros(2, 3, 128, 128))
+    assert tuple(out.shape) == (2, 1)
