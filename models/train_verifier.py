@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         sched.load_state_dict(ck["sched"])
         start, history = ck["epoch"], ck["history"]
     rng = np.random.default_rng(args.seed)
-    for _ in range(start):  # the same batches as an uninterrupted run
+    for _ in range(start):  # a resumed run skips the orders already drawn; its augmentation draws differ from an unbroken run's
         rng.permutation(len(train["y"]))
     for epoch in range(start, args.epochs):
         net.train()
