@@ -138,7 +138,8 @@ def main() -> int:
                   f"steady RSS {r['rss_steady_mb'] or 0:.0f} MB, peak RSS {r['rss_peak_mb']:.0f} MB", flush=True)
     missed = False
     for (m, v), runs in results.items():
-        name = setting_name(m, v, "") + (": " if m is not None or v is not None else "")
+        name = setting_name(m, v, "")
+        name += ": " if name else ""
         ready = [r["ready_s"] for r in runs if r["ready_s"] is not None]
         steady = [r["rss_steady_mb"] for r in runs if r["rss_steady_mb"]]
         if not ready or not steady:
