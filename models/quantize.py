@@ -93,6 +93,13 @@ CALIB_COUNT = 480  # asked for (fewer where a folder runs short); 240 scored low
 PERCENTILE = 99.99  # of each activation's values, its range with --method percentile
 
 
+def whole_slices(blobs: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+    """The blobs cut to a whole number of calibration slices (onnxruntime wants whole slices),
+    and the slice size."""
+    slice_ = min(CALIB_SLICE, len(blobs))
+    return blobs[:len(blobs) - len(blobs) % slice_], slice_
+
+
 def blob_reader(blobs: list[np.ndarray], input_name: str = "images"):
     """The prepared pictures as an onnxruntime CalibrationDataReader, fed as `input_name`."""
     from onnxruntime.quantization import CalibrationDataReader
@@ -127,8 +134,7 @@ def quantize(model: Path, out: Path, dataset: Path, count: int, imgsz: int, meth
     blobs = [b for b in (prepared(p, imgsz) for p in pictures) if b is not None]
     if not blobs:
         raise SystemExit("quantize: no readable calibration picture")
-    slice_ = min(CALIB_SLICE, len(blobs))
-    blobs = blobs[:len(blobs) - len(blobs) % slice_]  # onnxruntime wants whole slices
+    blobs, slice_ = whole_slices(blobs)
 
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"

@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.vision.detector import load_detector  # noqa: E402
-from models.quantize import CALIB_COUNT, CALIB_SLICE, METHODS, PERCENTILE, blob_reader  # noqa: E402
-from models.train_verifier import TRAIN_SETS, cached_crops, centre  # noqa: E402
+from models.quantize import CALIB_COUNT, METHODS, PERCENTILE, blob_reader, whole_slices  # noqa: E402
+from models.train_verifier import TRAIN_SETS, cached_crops, centre, crop_cache  # noqa: E402
 
 
 def calibration_crops(train: dict, count: int, size: int, seed: int) -> list[np.ndarray]:
@@ -42,8 +42,7 @@ def quantize_verifier(model: Path, out: Path, blobs: list[np.ndarray], percentil
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    slice_ = min(CALIB_SLICE, len(blobs))
-    blobs = blobs[:len(blobs) - len(blobs) % slice_]  # onnxruntime wants whole slices
+    blobs, slice_ = whole_slices(blobs)
     graph = onnx.load(str(model)).graph
     input_name = graph.input[0].name
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     import onnx
 
     size = int(onnx.load(str(args.model)).graph.input[0].type.tensor_type.shape.dim[2].dim_value)
-    cache = args.work / f"train-{args.detector.stem}-{size}.npz"
+    cache = crop_cache(args.work, "train", args.detector, size)
     if not cache.exists() and not (args.data / "real_train_completed").is_dir():
         print(f"quantize_verifier: no crop cache {cache} and no dataset at {args.data}", file=sys.stderr)
         return 2

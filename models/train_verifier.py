@@ -120,6 +120,11 @@ def mine(data: Path, sets, det, size: int, seed: int) -> dict:
     return {"x": np.stack(crops), "y": np.array(ys, np.float32), "kind": np.array(kinds), "set": np.array(names)}
 
 
+def crop_cache(work: Path, split: str, detector: Path, size: int) -> Path:
+    """Where the crops of split ("train" or "val"), mined with detector at size, are cached."""
+    return work / f"{split}-{detector.stem}-{size}.npz"
+
+
 def cached_crops(path: Path, *args) -> dict:
     if path.exists():
         with np.load(path) as z:
@@ -217,10 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
     det = load_detector("onnx", args.detector, imgsz=args.imgsz, conf=0.05, iou=0.5, threads=args.threads)
-    tag = f"{args.detector.stem}-{args.size}"
     print("crops…", flush=True)
-    train = cached_crops(args.work / f"train-{tag}.npz", args.data, TRAIN_SETS, det, args.size, args.seed)
-    val = cached_crops(args.work / f"val-{tag}.npz", args.data, VAL_SETS, det, args.size, args.seed + 1)
+    train = cached_crops(crop_cache(args.work, "train", args.detector, args.size), args.data, TRAIN_SETS, det,
+                         args.size, args.seed)
+    val = cached_crops(crop_cache(args.work, "val", args.detector, args.size), args.data, VAL_SETS, det,
+                       args.size, args.seed + 1)
     kinds = {k: int((train["kind"] == k).sum()) for k in dict.fromkeys(train["kind"])}
     print(f"train crops {len(train['y'])} (bags {int(train['y'].sum())}; {kinds}), val crops {len(val['y'])}", flush=True)
 

@@ -2,6 +2,7 @@
 real ONNX classifier run through onnxruntime on the crop."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,9 @@ import pytest
 
 from edge.vision.detector import PAD_VALUE, Detection, ModelError
 from edge.vision.verifier import CropVerifier, VerifiedDetector, blend, crop_box, detector_floor, to_input
+
+# the scripts of models/ import each other by name; the tests import them inside each test
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
 
 
 def test_crop_is_the_box_squared_with_its_margin():
@@ -146,11 +150,9 @@ def test_the_default_config_wraps_the_detector_and_rescores_its_bags():
 
 def test_evaluate_rescores_bags_with_the_verifier_it_is_asked_to(tmp_path, monkeypatch, capsys):
     import json
-    import sys
 
     import cv2
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
     import evaluate
 
     (tmp_path / "sim_val" / "images").mkdir(parents=True)
@@ -221,11 +223,8 @@ def tiny_conv_classifier(path, size=16):
 
 
 def test_quantize_verifier_makes_int8_convs_keeps_the_head_float_and_agrees(tmp_path):
-    import sys
-
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime.quantization")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
     import quantize_verifier
     from train_verifier import PAD
 
@@ -254,17 +253,8 @@ def test_quantize_verifier_makes_int8_convs_keeps_the_head_float_and_agrees(tmp_
     assert quantize_verifier.main([str(model), "--data", str(tmp_path / "none"), "--work", str(tmp_path / "w")]) == 2
 
 
-def _train_verifier():
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
-    import train_verifier
-
-    return train_verifier
-
-
 def test_auc_and_recall_at_precision_by_hand():
-    tv = _train_verifier()
+    import train_verifier as tv
     y = np.array([1, 0, 1, 0, 1], np.float32)
     s = np.array([0.9, 0.8, 0.7, 0.2, 0.1])
     # pairs (bag above not-bag): 0.9 beats both, 0.7 beats 0.2, 0.1 beats none -> 3 of 6
@@ -275,7 +265,7 @@ def test_auc_and_recall_at_precision_by_hand():
 
 
 def test_train_verifier_without_a_dataset_is_one_clear_line(tmp_path, capsys):
-    tv = _train_verifier()
+    import train_verifier as tv
     assert tv.main(["--data", str(tmp_path / "none"), "--work", str(tmp_path / "w")]) == 2
     assert "no dataset at" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
@@ -284,7 +274,9 @@ def test_train_verifier_without_a_dataset_is_one_clear_line(tmp_path, capsys):
 def test_the_pretrained_start_is_checksummed_and_has_one_logit():
     pytest.importorskip("efficientnet_lite_pytorch", reason="the verifier extra is not installed")
     torch = pytest.importorskip("torch")
-    net = _train_verifier().pretrained_network()
+    import train_verifier
+
+    net = train_verifier.pretrained_network()
     net.eval()
     with torch.no_grad():
         out = net(torch.zeros(2, 3, 128, 128))
